@@ -1,0 +1,1 @@
+"""One module a stage of the flow: ingestion → features → training → registry → deployment."""

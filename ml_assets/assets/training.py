@@ -1,0 +1,178 @@
+"""trained_model and model_evaluation: fit on a window of landed days, score on the holdout."""
+
+import subprocess
+from typing import Any
+
+import dagster as dg
+
+from ml_assets import dataset
+from ml_assets.errors import TrainingFailed
+from ml_assets.lib import training
+from ml_assets.resources import MlflowResource
+from ml_assets.resources.mlflow import SKOPS_TRUSTED_TYPES, store_errors
+from ml_assets.settings import REPO_ROOT, get_settings
+from ml_assets.types import Frame, LazyPartitions
+
+# Transient faults (a tracking store that blinks) are retried with backoff; contract and
+# programming errors are raised as dg.Failure(allow_retries=False) and fail fast.
+STORE_RETRY = dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.FULL)
+
+
+class TrainingConfig(dg.Config):
+    window_days: int = get_settings().training_window_days
+    """How many of the newest landed days to train on."""
+    max_iter: int = 150
+    learning_rate: float = 0.1
+    max_leaf_nodes: int = 31
+    l2_regularization: float = 0.0
+    holdout_fraction: float = 0.2
+
+
+def load_window(loaders: LazyPartitions, window_days: int) -> tuple[Frame, list[str]]:
+    """Concatenate the newest ``window_days`` stored partitions (days that failed upstream are absent)."""
+    import pandas as pd
+
+    keys = sorted(loaders)[-window_days:] if window_days > 0 else sorted(loaders)
+    if not keys:
+        raise TrainingFailed("no cleaned_features partition is stored yet: materialize raw_data and cleaned_features")
+    return pd.concat([loaders[k]() for k in keys], ignore_index=True), keys
+
+
+def git_sha() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5, check=True
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+LAZY_FEATURES = dg.AssetIn("cleaned_features", metadata={"lazy": True})
+
+
+@dg.asset(
+    ins={"cleaned_features": LAZY_FEATURES},
+    group_name="training",
+    kinds={"scikitlearn", "mlflow"},
+    retry_policy=STORE_RETRY,
+    automation_condition=dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed(),
+)
+def trained_model(
+    context: dg.AssetExecutionContext,
+    config: TrainingConfig,
+    mlflow: MlflowResource,
+    cleaned_features: LazyPartitions,
+) -> dg.MaterializeResult:
+    """An sklearn Pipeline (imputation, encoding, gradient boosting) trained on the newest days,
+    logged to MLflow with params, metrics, signature and input example."""
+    import mlflow as mlflow_api
+    from mlflow.models import infer_signature
+
+    df, partitions = load_window(cleaned_features or {}, config.window_days)
+    params = training.TrainParams(
+        max_iter=config.max_iter,
+        learning_rate=config.learning_rate,
+        max_leaf_nodes=config.max_leaf_nodes,
+        l2_regularization=config.l2_regularization,
+        holdout_fraction=config.holdout_fraction,
+    )
+    context.log.info(f"training on {len(df)} rows from {len(partitions)} day(s): {partitions[0]} .. {partitions[-1]}")
+    try:
+        result = training.train_model(df, params)
+    except TrainingFailed as exc:
+        raise dg.Failure(str(exc), allow_retries=False) from exc
+    example = training.features_of(df.head(5))
+    tags = {
+        "ml_assets.partitions": ",".join(partitions),
+        "ml_assets.data_hash": result.data_hash,
+        "ml_assets.code_version": git_sha(),
+        "ml_assets.dagster_run_id": context.run_id,
+    }
+    with (
+        store_errors("logging the model to MLflow", mlflow.tracking_uri),
+        mlflow.active_run(run_name=f"train-{context.run_id[:8]}", tags=tags) as run,
+    ):
+        mlflow_api.log_params({**params.as_dict(), "window_days": config.window_days, "train_rows": result.train_rows})
+        mlflow_api.log_metrics({f"holdout_{k}": v for k, v in result.metrics.items()})
+        signature = infer_signature(example, result.pipeline.predict_proba(example))
+        info = mlflow_api.sklearn.log_model(
+            result.pipeline,
+            name="model",
+            signature=signature,
+            input_example=example,
+            pyfunc_predict_fn="predict_proba",
+            skops_trusted_types=SKOPS_TRUSTED_TYPES,
+        )
+    ref: dict[str, Any] = {
+        "run_id": run.info.run_id,
+        "model_uri": info.model_uri,
+        "partitions": partitions,
+        "data_hash": result.data_hash,
+        "code_version": tags["ml_assets.code_version"],
+        "params": params.as_dict(),
+        "metrics": result.metrics,
+        "train_rows": result.train_rows,
+        "holdout_rows": result.holdout_rows,
+    }
+    return dg.MaterializeResult(
+        value=ref,
+        metadata={
+            "mlflow_run_id": run.info.run_id,
+            "model_uri": info.model_uri,
+            "train_rows": result.train_rows,
+            "holdout_rows": result.holdout_rows,
+            "partitions": dg.MetadataValue.json(partitions),
+            "data_hash": result.data_hash,
+            **{f"holdout_{k}": float(v) for k, v in result.metrics.items()},
+        },
+    )
+
+
+@dg.asset(
+    ins={"cleaned_features": LAZY_FEATURES},
+    group_name="training",
+    kinds={"scikitlearn", "mlflow"},
+    retry_policy=STORE_RETRY,
+    automation_condition=dg.AutomationCondition.eager(),
+)
+def model_evaluation(
+    context: dg.AssetExecutionContext,
+    mlflow: MlflowResource,
+    trained_model: dict[str, Any],
+    cleaned_features: LazyPartitions,
+) -> dg.MaterializeResult:
+    """Holdout metrics of the newest trained model, next to a dummy baseline, logged to its MLflow run."""
+    import mlflow as mlflow_api
+
+    missing = [p for p in trained_model["partitions"] if p not in cleaned_features]
+    if missing:
+        raise dg.Failure(f"partitions the model was trained on are gone from the warehouse: {missing}")
+    df, _ = load_window({p: cleaned_features[p] for p in trained_model["partitions"]}, 0)
+    _, holdout = training.split(df, trained_model["params"]["holdout_fraction"])
+    with store_errors("loading the trained model", mlflow.tracking_uri), mlflow.using():
+        model = mlflow_api.sklearn.load_model(trained_model["model_uri"])
+    try:
+        evaluation = training.evaluate(model, holdout)
+    except TrainingFailed as exc:
+        raise dg.Failure(str(exc), allow_retries=False) from exc
+    with store_errors("logging evaluation metrics", mlflow.tracking_uri):
+        client = mlflow.client()
+        for name, value in evaluation["metrics"].items():
+            client.log_metric(trained_model["run_id"], f"eval_{name}", value)
+        for name, value in evaluation["baseline"].items():
+            client.log_metric(trained_model["run_id"], f"baseline_{name}", value)
+    context.log.info(
+        f"holdout ROC AUC {evaluation['metrics']['roc_auc']:.4f} vs baseline {evaluation['baseline']['roc_auc']:.4f}"
+    )
+    value = {"run_id": trained_model["run_id"], "model_uri": trained_model["model_uri"], **evaluation}
+    return dg.MaterializeResult(
+        value=value,
+        metadata={
+            "mlflow_run_id": trained_model["run_id"],
+            "holdout_rows": len(holdout),
+            **{f"{k}": float(v) for k, v in evaluation["metrics"].items()},
+            **{f"baseline_{k}": float(v) for k, v in evaluation["baseline"].items()},
+            "label": dataset.LABEL,
+        },
+    )

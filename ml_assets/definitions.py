@@ -1,0 +1,59 @@
+"""The one place that wires Definitions: assets, checks, resources, jobs, sensors, schedules.
+
+Heavy libraries (pandas, sklearn, mlflow) are imported inside the functions that use them, so
+loading this module stays fast for `dagster dev`, every run worker and every sensor tick.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from ml_assets.assets.features import cleaned_features
+from ml_assets.assets.ingestion import ingestion
+from ml_assets.assets.registry import registered_model
+from ml_assets.assets.training import model_evaluation, trained_model
+from ml_assets.io_managers import WarehouseIOManager
+from ml_assets.partitions import landed_days
+from ml_assets.resources import LandingZone, MlflowResource
+from ml_assets.settings import Settings, get_settings
+
+INGESTION = dg.AssetSelection.assets("raw_data", "quarantined_rows", "cleaned_features")
+TRAINING = dg.AssetSelection.assets("trained_model", "model_evaluation", "registered_model")
+
+ingestion_job = dg.define_asset_job(
+    "ingestion_job",
+    selection=INGESTION,
+    partitions_def=landed_days,
+    description="Ingest one landed day: validate, quarantine bad rows, build its feature table.",
+)
+training_job = dg.define_asset_job(
+    "training_job",
+    selection=TRAINING,
+    description="Train on the newest days, evaluate, register, and promote if the gate passes.",
+)
+
+
+def resources_for(settings: Settings) -> dict[str, object]:
+    return {
+        "io_manager": WarehouseIOManager(base_path=settings.warehouse_dir),
+        "quarantine_io_manager": WarehouseIOManager(base_path=str(settings.quarantine_dir)),
+        "landing_zone": LandingZone(path=str(settings.landing_dir)),
+        "mlflow": MlflowResource(
+            tracking_uri=settings.mlflow_tracking_uri,
+            artifact_root=settings.mlflow_artifact_root,
+            experiment_name=settings.experiment_name,
+            model_name=settings.model_name,
+        ),
+    }
+
+
+def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+    settings = settings or get_settings()
+    return dg.Definitions(
+        assets=[ingestion, cleaned_features, trained_model, model_evaluation, registered_model],
+        jobs=[ingestion_job, training_job],
+        resources=resources_for(settings),
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,270 @@
+"""Champion/challenger registry on MLflow: the gate, alias history and rollback.
+
+No Dagster here. Every alias move happens under a registry lock (a file lock for SQLite, a
+PostgreSQL advisory lock for Postgres) and re-reads the champion inside it, so two trainings
+that race can never both become champion.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import math
+import time
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from ml_assets.errors import RegistryError
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+HISTORY_TAG_PREFIX = "ml_assets.alias_event."
+HEALTHY_TAG = "ml_assets.served_healthy"
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    min_roc_auc: float = 0.70
+    max_calibration_error: float = 0.10
+    min_lift_over_baseline: float = 0.05
+    """Candidate ROC AUC must beat the dummy baseline's by at least this much."""
+    min_improvement: float = 0.0
+    """Candidate ROC AUC must beat the champion's, on the same holdout, by more than this."""
+
+
+@dataclass
+class GateDecision:
+    promote: bool
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def summary(self) -> str:
+        verdict = "promote to champion" if self.promote else "keep the current champion"
+        return f"{verdict}: " + "; ".join(self.reasons)
+
+
+def decide(
+    candidate: dict[str, float],
+    baseline: dict[str, float],
+    champion: dict[str, float] | None,
+    gate: GateConfig,
+) -> GateDecision:
+    """The quality gate. All metrics are on the same holdout."""
+    reasons: list[str] = []
+    ok = True
+    auc = candidate.get("roc_auc", float("nan"))
+    if not math.isfinite(auc) or auc < gate.min_roc_auc:
+        ok = False
+        reasons.append(f"ROC AUC {auc:.4f} below the floor {gate.min_roc_auc:.2f}")
+    else:
+        reasons.append(f"ROC AUC {auc:.4f} ≥ floor {gate.min_roc_auc:.2f}")
+    ece = candidate.get("calibration_error", float("nan"))
+    if not math.isfinite(ece) or ece > gate.max_calibration_error:
+        ok = False
+        reasons.append(f"calibration error {ece:.4f} above the ceiling {gate.max_calibration_error:.2f}")
+    lift = auc - baseline.get("roc_auc", 0.5)
+    if not lift >= gate.min_lift_over_baseline:
+        ok = False
+        reasons.append(f"beats the dummy baseline by only {lift:.4f} (needs {gate.min_lift_over_baseline:.2f})")
+    if champion is None:
+        reasons.append("no champion yet")
+    else:
+        gain = auc - champion.get("roc_auc", float("nan"))
+        if not gain > gate.min_improvement:
+            ok = False
+            reasons.append(
+                f"ROC AUC {auc:.4f} does not beat the champion's {champion['roc_auc']:.4f} "
+                f"by more than {gate.min_improvement:.4f}"
+            )
+        else:
+            reasons.append(f"beats the champion's ROC AUC {champion['roc_auc']:.4f} by {gain:.4f}")
+    return GateDecision(ok, reasons)
+
+
+@contextlib.contextmanager
+def registry_lock(tracking_uri: str, model_name: str) -> Iterator[None]:
+    """Serialise alias moves across processes for one registered model."""
+    if tracking_uri.startswith("sqlite:///"):
+        path = tracking_uri[len("sqlite:///") :] + f".{model_name}.registry-lock"
+        with open(path, "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+    elif tracking_uri.startswith("postgresql"):
+        import sqlalchemy
+
+        key = zlib.crc32(f"ml_assets:{model_name}".encode())
+        engine = sqlalchemy.create_engine(tracking_uri, poolclass=sqlalchemy.pool.NullPool)
+        with engine.connect() as conn:
+            conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            try:
+                yield
+            finally:
+                conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+        engine.dispose()
+    else:
+        # A remote MLflow server has no lock we can take; its registry serialises version numbers,
+        # and the champion is re-read right before each move.
+        yield
+
+
+def alias_version(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException as exc:
+        if "RESOURCE_DOES_NOT_EXIST" in str(exc.error_code) or "not found" in str(exc).lower():
+            return None
+        raise
+
+
+def record_event(
+    client: MlflowClient, name: str, version: str, event: str, from_version: str | None, reason: str, run_id: str
+) -> dict[str, Any]:
+    """Append an alias event to the history, stored as a tag on the version it moved to."""
+    now = datetime.now(UTC)
+    entry = {
+        "at": now.isoformat(timespec="seconds"),
+        "event": event,
+        "alias": CHAMPION,
+        "from_version": from_version,
+        "to_version": str(version),
+        "reason": reason[:1500],
+        "run_id": run_id,
+    }
+    client.set_model_version_tag(name, str(version), f"{HISTORY_TAG_PREFIX}{time.time_ns()}", json.dumps(entry))
+    return entry
+
+
+def alias_history(client: MlflowClient, name: str) -> list[dict[str, Any]]:
+    """Every promotion and rollback of ``name``, oldest first."""
+    events: list[tuple[str, dict[str, Any]]] = []
+    for mv in client.search_model_versions(f"name='{name}'", max_results=10_000):
+        for key, value in (mv.tags or {}).items():
+            if key.startswith(HISTORY_TAG_PREFIX):
+                events.append((key, json.loads(value)))
+    return [e for _, e in sorted(events, key=lambda kv: int(kv[0][len(HISTORY_TAG_PREFIX) :]))]
+
+
+def register_version(
+    client: MlflowClient, name: str, model_uri: str, run_id: str, tags: dict[str, str]
+) -> ModelVersion:
+    """Register ``model_uri`` as a new version of ``name`` (creating the model if needed).
+
+    Call it with MLflow's fluent API pointed at the store (``MlflowResource.using()``)."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.create_registered_model(name)
+    except MlflowException as exc:
+        if "RESOURCE_ALREADY_EXISTS" not in str(exc.error_code):
+            raise
+    return mlflow.register_model(model_uri, name, tags=tags)
+
+
+def promote(
+    client: MlflowClient,
+    tracking_uri: str,
+    name: str,
+    version: str,
+    decide_fn: Any,
+    run_id: str,
+) -> tuple[GateDecision, str | None]:
+    """Under the registry lock: re-read the champion, decide, and move the alias if promoted.
+
+    ``decide_fn(champion_version_or_None) -> GateDecision``. Returns the decision and the
+    version that was champion before.
+    """
+    with registry_lock(tracking_uri, name):
+        current = alias_version(client, name, CHAMPION)
+        decision = decide_fn(current)
+        previous = current.version if current is not None else None
+        if decision.promote:
+            client.set_registered_model_alias(name, CHAMPION, str(version))
+            record_event(client, name, str(version), "promotion", previous, decision.summary, run_id)
+        return decision, previous
+
+
+def rollback(
+    client: MlflowClient,
+    tracking_uri: str,
+    name: str,
+    reason: str,
+    run_id: str,
+    from_version: str | None = None,
+) -> dict[str, Any]:
+    """Re-point ``champion`` at the version that was champion before the current one.
+
+    Idempotent: with ``from_version`` set, a second call finds the champion already moved away
+    from it and changes nothing; a repeated request with the same ``run_id`` is a no-op too.
+    Refuses (RegistryError) when there is nothing to roll back to.
+    """
+    with registry_lock(tracking_uri, name):
+        current = alias_version(client, name, CHAMPION)
+        if current is None:
+            raise RegistryError(f"model {name!r} has no champion: nothing to roll back")
+        history = alias_history(client, name)
+        last = history[-1] if history else None
+        if (
+            last
+            and last["event"] == "rollback"
+            and last["run_id"] == run_id
+            and str(current.version) == last["to_version"]
+        ):
+            return {**last, "noop": True}
+        if from_version is not None and str(current.version) != str(from_version):
+            return {
+                "event": "noop",
+                "to_version": str(current.version),
+                "from_version": str(from_version),
+                "noop": True,
+            }
+        target = previous_good_version(client, name, str(current.version))
+        if target is None:
+            raise RegistryError(
+                f"model {name!r}: champion is version {current.version} and no earlier version was ever "
+                "champion: nothing to roll back to"
+            )
+        client.set_registered_model_alias(name, CHAMPION, target)
+        return record_event(client, name, target, "rollback", str(current.version), reason, run_id)
+
+
+def previous_good_version(client: MlflowClient, name: str, current: str) -> str | None:
+    """The version that was champion right before ``current`` became champion (walking past rollbacks)."""
+    history = alias_history(client, name)
+    # The chain of champions, newest last; a rollback removes the version rolled away from.
+    chain: list[str] = []
+    for event in history:
+        if event["event"] == "promotion":
+            chain.append(event["to_version"])
+        elif event["event"] == "rollback":
+            while chain and chain[-1] != event["to_version"]:
+                chain.pop()
+            if not chain or chain[-1] != event["to_version"]:
+                chain.append(event["to_version"])
+    while chain and chain[-1] != current:
+        chain.pop()
+    if len(chain) < 2:
+        return None
+    return chain[-2]
+
+
+def ensure_registered_model_exists(client: MlflowClient, name: str) -> None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_registered_model(name)
+    except MlflowException as exc:
+        raise RegistryError(f"no registered model {name!r} in the MLflow store: train one first") from exc

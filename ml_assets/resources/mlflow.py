@@ -1,0 +1,174 @@
+"""MLflow tracking and registry, as a typed resource.
+
+Each call scopes the tracking URI to this resource, so two resources (or two tests) pointing at
+different stores never share MLflow's process-global state by accident.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import dagster as dg
+
+from ml_assets.errors import RegistryError
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities import Run
+
+
+def sqlite_path(uri: str) -> Path | None:
+    return Path(uri[len("sqlite:///") :]) if uri.startswith("sqlite:///") else None
+
+
+def ensure_store(tracking_uri: str, artifact_root: str, experiment_name: str) -> str:
+    """Create (or migrate) the tracking store and the experiment; return the experiment id.
+
+    For SQLite this runs under an exclusive file lock: MLflow's schema migrations race when a
+    fresh database is first used by several processes at once. Call it once before fanning out.
+    """
+    from mlflow import MlflowClient
+
+    db = sqlite_path(tracking_uri)
+    try:
+        lock_cm: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+        if db is not None:
+            db.parent.mkdir(parents=True, exist_ok=True)
+            lock_cm = _file_lock(db.with_suffix(".lock"))
+        with lock_cm:
+            if db is not None or tracking_uri.startswith(("postgresql", "mysql")):
+                from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+                SqlAlchemyStore(tracking_uri, artifact_root)
+            client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+            exp = client.get_experiment_by_name(experiment_name)
+            if exp is not None:
+                return exp.experiment_id
+            location = artifact_root if "://" in artifact_root else Path(artifact_root).resolve().as_uri()
+            return client.create_experiment(experiment_name, artifact_location=location)
+    except Exception as exc:
+        raise RegistryError(
+            f"MLflow store {tracking_uri} is unreachable or unusable: {type(exc).__name__}: {_first_line(exc)}. "
+            "Check MLFLOW_TRACKING_URI."
+        ) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else ""
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class MlflowResource(dg.ConfigurableResource):
+    """MLflow tracking store, experiment and registered model name for the pipeline."""
+
+    tracking_uri: str
+    artifact_root: str
+    experiment_name: str = "ml-assets"
+    model_name: str = "churn-classifier"
+
+    def client(self) -> MlflowClient:
+        from mlflow import MlflowClient
+
+        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+
+    def experiment_id(self) -> str:
+        return ensure_store(self.tracking_uri, self.artifact_root, self.experiment_name)
+
+    @contextlib.contextmanager
+    def using(self) -> Iterator[None]:
+        """Point MLflow's fluent API at this store for the duration of the block.
+
+        ``mlflow.set_tracking_uri`` also writes MLFLOW_TRACKING_URI/MLFLOW_REGISTRY_URI into
+        os.environ; both the module state and the environment are restored afterwards, so no
+        store leaks into the next run, test or child process.
+        """
+        import mlflow
+
+        self.experiment_id()
+        saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+        try:
+            yield
+        finally:
+            mlflow.set_tracking_uri(saved["MLFLOW_TRACKING_URI"])
+            mlflow.set_registry_uri(saved["MLFLOW_REGISTRY_URI"])
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+    @contextlib.contextmanager
+    def active_run(self, run_name: str, tags: dict[str, str] | None = None) -> Iterator[Run]:
+        """Start an MLflow run against *this* store, restoring the previous global URI after."""
+        import mlflow
+
+        with (
+            self.using(),
+            mlflow.start_run(experiment_id=self.experiment_id(), run_name=run_name, tags=tags or {}) as run,
+        ):
+            yield run
+
+
+# HistGradientBoosting's tree arrays are a type skops does not trust by default. We trust them
+# because ml-assets wrote the file itself, into its own store, moments earlier.
+SKOPS_TRUSTED_TYPES = ["numpy.dtype", "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
+
+_TRANSIENT_MARKERS = (
+    "database is locked",
+    "connection refused",
+    "could not connect",
+    "connection reset",
+    "timed out",
+    "temporarily unavailable",
+    "server closed the connection",
+    "max retries exceeded",
+    "unable to open database file",
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A fault of the store's reachability (worth a retry), not of our code or data."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, (ConnectionError, TimeoutError)):
+            return True
+        name = type(seen).__name__
+        if name in ("OperationalError", "InterfaceError", "ConnectTimeout", "ReadTimeout"):
+            return True
+        if any(marker in str(seen).lower() for marker in _TRANSIENT_MARKERS):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+@contextlib.contextmanager
+def store_errors(action: str, tracking_uri: str) -> Iterator[None]:
+    """Retry only what is worth retrying: a transient store fault becomes RegistryError (the step's
+    RetryPolicy retries it); anything else fails the step at once, naming the cause."""
+    try:
+        yield
+    except dg.Failure:
+        raise
+    except Exception as exc:
+        if is_transient(exc):
+            raise RegistryError(
+                f"{action}: MLflow store {tracking_uri} is unreachable ({_first_line(exc)}); will retry"
+            ) from exc
+        raise dg.Failure(f"{action} failed: {type(exc).__name__}: {_first_line(exc)}", allow_retries=False) from exc

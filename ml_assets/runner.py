@@ -1,0 +1,117 @@
+"""Headless one-shot materialization on the configured Dagster instance (what `ml-assets run` does).
+
+Runs go through the instance, so they show in the UI next to those the daemon launches.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass
+
+from ml_assets.errors import LandingZoneError
+from ml_assets.settings import Settings
+
+
+@dataclass
+class RunSummary:
+    job: str
+    partition: str
+    status: str
+    seconds: float
+    run_id: str
+    error: str = ""
+
+
+def prepare_instance_env(settings: Settings) -> None:
+    """Point Dagster at the instance under ML_ASSETS_HOME unless DAGSTER_HOME says otherwise."""
+    settings.dagster_home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
+
+
+def first_error(result: object) -> str:
+    import dagster as dg
+
+    for event in result.all_events:  # type: ignore[attr-defined]
+        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
+            err = event.step_failure_data.error
+            while err.cause is not None and "Failure" not in err.cls_name:
+                err = err.cause
+            return f"{event.step_key}: {err.message.strip().splitlines()[0]}"
+    del dg
+    return ""
+
+
+def materialize_everything(settings: Settings, progress: bool = True) -> list[RunSummary]:
+    """Ingest every landed day (one run per partition), then train, evaluate and register."""
+    import dagster as dg
+
+    from ml_assets.definitions import build_definitions
+    from ml_assets.lib import ingest
+    from ml_assets.partitions import landed_days
+
+    days = sorted(ingest.list_landed_files(settings.landing_dir))
+    if not days:
+        raise LandingZoneError(
+            f"landing zone {settings.landing_dir} holds no batch files (*YYYY-MM-DD*.csv|.parquet): "
+            "run `ml-assets demo-data` or drop files there"
+        )
+    defs = build_definitions(settings)
+    instance = dg.DagsterInstance.get()
+    existing = set(instance.get_dynamic_partitions(landed_days.name))
+    new = [d for d in days if d not in existing]
+    if new:
+        instance.add_dynamic_partitions(landed_days.name, new)
+    summaries: list[RunSummary] = []
+    ingestion_job = defs.resolve_job_def("ingestion_job")
+    for i, day in enumerate(days, 1):
+        if progress:
+            print(f"[{i}/{len(days)}] ingesting {day} ...", file=sys.stderr, flush=True)
+        summaries.append(_execute(ingestion_job, instance, day))
+    if progress:
+        print("training, evaluating, registering ...", file=sys.stderr, flush=True)
+    summaries.append(_execute(defs.resolve_job_def("training_job"), instance, None))
+    return summaries
+
+
+def _execute(job: object, instance: object, partition: str | None) -> RunSummary:
+    started = time.monotonic()
+    result = job.execute_in_process(  # type: ignore[attr-defined]
+        instance=instance,
+        partition_key=partition,
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+    )
+    failed_checks = [
+        e.asset_check_evaluation_data.check_name
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        and not e.asset_check_evaluation_data.passed
+        and e.asset_check_evaluation_data.severity.value == "ERROR"
+    ]
+    status = "SUCCESS" if result.success else "FAILURE"
+    error = first_error(result)
+    if result.success and failed_checks:
+        status, error = "BLOCKED", f"blocking check(s) failed: {', '.join(failed_checks)}"
+    return RunSummary(
+        job=job.name,  # type: ignore[attr-defined]
+        partition=partition or "-",
+        status=status,
+        seconds=time.monotonic() - started,
+        run_id=result.run_id,
+        error=error,
+    )
+
+
+def format_summary(rows: list[RunSummary]) -> str:
+    header = ("job", "partition", "status", "seconds", "run id", "error")
+    table = [header] + [(r.job, r.partition, r.status, f"{r.seconds:.1f}", r.run_id[:8], r.error[:110]) for r in rows]
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
+    lines = ["  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in table]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    failures = [r for r in rows if r.error]
+    if failures:
+        lines += ["", "Problems:"]
+        lines += [f"- {r.job} {r.partition} (run {r.run_id}): {r.error}" for r in failures]
+    return "\n".join(lines)
