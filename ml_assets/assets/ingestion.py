@@ -5,14 +5,13 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from ml_assets import metadata as md
+from ml_assets.checks import data_contracts
+from ml_assets.checks.data_contracts import RAW_CONTRACT, RAW_QUARANTINE
 from ml_assets.errors import ContractViolation, LandingZoneError
 from ml_assets.lib import ingest
 from ml_assets.partitions import landed_days
 from ml_assets.resources import LandingZone
 from ml_assets.settings import get_settings
-
-RAW_CONTRACT = "raw_data_contract"
-RAW_QUARANTINE = "raw_data_quarantine"
 
 
 class IngestionConfig(dg.Config):
@@ -67,28 +66,18 @@ def ingestion(context: dg.AssetExecutionContext, config: IngestionConfig, landin
         f"{len(result.clean)} clean, {len(result.quarantined)} quarantined"
     )
     tolerance = config.quarantine_tolerance
-    passed = result.bad_fraction <= tolerance
-    counts = {
-        "input_rows": result.input_rows,
-        "clean_rows": len(result.clean),
-        "quarantined_rows": len(result.quarantined),
-        "bad_fraction": round(result.bad_fraction, 6),
-    }
-    check_meta = {
-        **counts,
-        "tolerance": tolerance,
-        "failing_rules": md.counts_table(result.reason_counts),
-        "failing_columns": ", ".join(sorted({r.split(":")[0] for r in result.reason_counts})) or "none",
-        "sample_bad_rows": md.markdown_sample(result.quarantined),
-    }
+    contract = data_contracts.raw_contract(result, tolerance)
     yield dg.MaterializeResult(
         asset_key="raw_data",
         value=result.clean,
         metadata={
-            **counts,
+            "input_rows": result.input_rows,
+            "clean_rows": len(result.clean),
+            "quarantined_rows": len(result.quarantined),
+            "bad_fraction": round(result.bad_fraction, 6),
             "dagster/row_count": len(result.clean),
             "files": ", ".join(p.name for p in files),
-            "contract_passed": passed,
+            "contract_passed": contract.passed,
             "preview": md.markdown_sample(result.clean, 5),
         },
     )
@@ -97,20 +86,5 @@ def ingestion(context: dg.AssetExecutionContext, config: IngestionConfig, landin
         value=result.quarantined,
         metadata={"dagster/row_count": len(result.quarantined), "reasons": md.counts_table(result.reason_counts)},
     )
-    yield dg.AssetCheckResult(
-        asset_key="raw_data",
-        check_name=RAW_CONTRACT,
-        passed=passed,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description=None
-        if passed
-        else f"{result.bad_fraction:.1%} of rows break the contract (tolerance {tolerance:.1%}): batch blocked",
-        metadata=check_meta,
-    )
-    yield dg.AssetCheckResult(
-        asset_key="raw_data",
-        check_name=RAW_QUARANTINE,
-        passed=len(result.quarantined) == 0,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata=check_meta,
-    )
+    yield contract
+    yield data_contracts.raw_quarantine(result, tolerance)

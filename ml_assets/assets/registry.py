@@ -4,7 +4,7 @@ from typing import Any
 
 import dagster as dg
 
-from ml_assets.assets.training import LAZY_FEATURES, STORE_RETRY, load_window
+from ml_assets.assets.training import LAZY_FEATURES, STORE_RETRY, load_window, refuse_blocked
 from ml_assets.lib import registry, training
 from ml_assets.resources import MlflowResource
 from ml_assets.resources.mlflow import store_errors
@@ -46,6 +46,7 @@ def registered_model(
     only if it passes the quality gate against the current champion on the same holdout."""
     import mlflow as mlflow_api
 
+    refuse_blocked(trained_model)
     client = mlflow.client()
     name = mlflow.model_name
     gate = registry.GateConfig(**config.model_dump())

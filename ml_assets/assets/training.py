@@ -6,6 +6,8 @@ from typing import Any
 import dagster as dg
 
 from ml_assets import dataset
+from ml_assets.assets.features import latest_metadata
+from ml_assets.checks import drift, leakage
 from ml_assets.errors import TrainingFailed
 from ml_assets.lib import training
 from ml_assets.resources import MlflowResource
@@ -51,25 +53,43 @@ def git_sha() -> str:
 LAZY_FEATURES = dg.AssetIn("cleaned_features", metadata={"lazy": True})
 
 
+def usable_partitions(context: dg.AssetExecutionContext, loaders: LazyPartitions) -> tuple[LazyPartitions, list[str]]:
+    """Drop days whose cleaned_features failed a blocking check: no later run may train on them."""
+    meta = latest_metadata(context.instance, "cleaned_features", sorted(loaders))
+    excluded = sorted(k for k in loaders if meta.get(k, {}).get("blocking_checks_passed") is False)
+    if excluded:
+        context.log.warning(f"excluding days that failed blocking checks: {excluded}")
+    return {k: v for k, v in loaders.items() if k not in excluded}, excluded
+
+
 @dg.asset(
     ins={"cleaned_features": LAZY_FEATURES},
     group_name="training",
     kinds={"scikitlearn", "mlflow"},
     retry_policy=STORE_RETRY,
     automation_condition=dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed(),
+    check_specs=[
+        dg.AssetCheckSpec(
+            leakage.NO_OVERLAP,
+            asset="trained_model",
+            blocking=True,
+            description="No holdout row also occurs in training (by id or by content).",
+        )
+    ],
 )
 def trained_model(
     context: dg.AssetExecutionContext,
     config: TrainingConfig,
     mlflow: MlflowResource,
     cleaned_features: LazyPartitions,
-) -> dg.MaterializeResult:
+):
     """An sklearn Pipeline (imputation, encoding, gradient boosting) trained on the newest days,
     logged to MLflow with params, metrics, signature and input example."""
     import mlflow as mlflow_api
     from mlflow.models import infer_signature
 
-    df, partitions = load_window(cleaned_features or {}, config.window_days)
+    loaders, excluded = usable_partitions(context, cleaned_features or {})
+    df, partitions = load_window(loaders, config.window_days)
     params = training.TrainParams(
         max_iter=config.max_iter,
         learning_rate=config.learning_rate,
@@ -78,10 +98,22 @@ def trained_model(
         holdout_fraction=config.holdout_fraction,
     )
     context.log.info(f"training on {len(df)} rows from {len(partitions)} day(s): {partitions[0]} .. {partitions[-1]}")
+    train_part, holdout_part = training.split(df, params.holdout_fraction)
+    overlap = leakage.no_train_holdout_overlap(train_part, holdout_part)
+    if not overlap.passed:
+        context.log.error(f"not training: {overlap.description}")
+        yield dg.MaterializeResult(
+            value={"blocked": True, "reason": overlap.description, "partitions": partitions},
+            metadata={"blocked": True, "reason": overlap.description, "partitions": dg.MetadataValue.json(partitions)},
+        )
+        yield overlap
+        return
+    del train_part, holdout_part
     try:
         result = training.train_model(df, params)
     except TrainingFailed as exc:
         raise dg.Failure(str(exc), allow_retries=False) from exc
+    profile = drift.reference_profile(df)
     example = training.features_of(df.head(5))
     tags = {
         "ml_assets.partitions": ",".join(partitions),
@@ -105,6 +137,7 @@ def trained_model(
             skops_trusted_types=SKOPS_TRUSTED_TYPES,
         )
     ref: dict[str, Any] = {
+        "blocked": False,
         "run_id": run.info.run_id,
         "model_uri": info.model_uri,
         "partitions": partitions,
@@ -115,9 +148,12 @@ def trained_model(
         "train_rows": result.train_rows,
         "holdout_rows": result.holdout_rows,
     }
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
         value=ref,
         metadata={
+            "blocked": False,
+            "excluded_partitions": dg.MetadataValue.json(excluded),
+            "reference_profile": dg.MetadataValue.json(profile),
             "mlflow_run_id": run.info.run_id,
             "model_uri": info.model_uri,
             "train_rows": result.train_rows,
@@ -127,6 +163,16 @@ def trained_model(
             **{f"holdout_{k}": float(v) for k, v in result.metrics.items()},
         },
     )
+    yield overlap
+
+
+def refuse_blocked(trained_model: dict[str, Any]) -> None:
+    if trained_model.get("blocked"):
+        raise dg.Failure(
+            f"the newest trained_model was blocked by a leakage check ({trained_model.get('reason')}); "
+            "fix the data and retrain",
+            allow_retries=False,
+        )
 
 
 @dg.asset(
@@ -145,6 +191,7 @@ def model_evaluation(
     """Holdout metrics of the newest trained model, next to a dummy baseline, logged to its MLflow run."""
     import mlflow as mlflow_api
 
+    refuse_blocked(trained_model)
     missing = [p for p in trained_model["partitions"] if p not in cleaned_features]
     if missing:
         raise dg.Failure(f"partitions the model was trained on are gone from the warehouse: {missing}")

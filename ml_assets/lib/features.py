@@ -31,4 +31,7 @@ def clean_features(raw: pd.DataFrame) -> pd.DataFrame:
         col = raw[name].astype(object)
         out[name] = col.where(col.notna(), None)
     out[dataset.LABEL] = raw[dataset.LABEL].astype("int64")
+    for name in raw.columns:  # undeclared columns travel on, so the leakage checks can see them
+        if name not in out.columns:
+            out[name] = raw[name]
     return out.sort_values([dataset.TIMESTAMP, dataset.ID], kind="stable").reset_index(drop=True)

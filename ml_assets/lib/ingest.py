@@ -7,10 +7,11 @@ string per failing row. Landed files are only ever opened for reading.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ml_assets import dataset
 from ml_assets.errors import ContractViolation, LandingZoneError
@@ -80,14 +81,22 @@ def read_landed_file(path: Path) -> pd.DataFrame:
     return df
 
 
-def check_columns(df: pd.DataFrame, source: str) -> None:
-    """Schema-level fault: a missing, renamed or extra column fails the whole batch."""
+def check_columns(df: pd.DataFrame, source: str) -> list[str]:
+    """Schema-level fault: a missing, renamed or extra column fails the whole batch.
+
+    The one exception is a column named like the label (``LABEL_ALIASES``): it is carried on and
+    returned, so the leakage check on cleaned_features blocks it visibly, by name.
+    """
     expected = list(dataset.COLUMN_NAMES)
     actual = [str(c) for c in df.columns]
     missing = [c for c in expected if c not in actual]
-    extra = [c for c in actual if c not in expected]
+    carried = [c for c in actual if c not in expected and c.lower() in dataset.LABEL_ALIASES]
+    extra = [c for c in actual if c not in expected and c not in carried]
+    if len(set(actual)) != len(actual):
+        dupes = sorted({c for c in actual if actual.count(c) > 1})
+        raise ContractViolation(f"{source}: duplicate column name(s) {dupes}")
     if not missing and not extra:
-        return
+        return carried
     parts = []
     if missing:
         parts.append(f"missing column(s) {missing}")
@@ -96,8 +105,6 @@ def check_columns(df: pd.DataFrame, source: str) -> None:
     hint = ""
     if len(missing) == 1 and len(extra) == 1:
         hint = f" (was {missing[0]!r} renamed to {extra[0]!r}?)"
-    if dataset.LABEL in missing and any(e in dataset.LABEL_ALIASES for e in extra):
-        hint = f" (the label must be called {dataset.LABEL!r})"
     raise ContractViolation(f"{source}: {'; '.join(parts)}{hint}")
 
 
@@ -113,48 +120,63 @@ class SplitResult:
         return len(self.quarantined) / self.input_rows if self.input_rows else 0.0
 
 
-def _coerce(df: pd.DataFrame, source: str) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
-    """Typed copy of ``df`` plus, per column, a mask of values that failed to parse."""
+@functools.cache
+def raw_rules() -> list[Any]:
+    """The raw contract's row rules, compiled once per process."""
+    from ml_assets import contracts
+    from ml_assets.lib import quarantine
+
+    return quarantine.compile_rules(contracts.RawData.to_schema())
+
+
+def _coerce(df: pd.DataFrame, source: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Typed copy of ``df`` (dtypes from the raw contract), plus per column a mask of values that
+    were present but failed to parse. A column that mostly fails is a schema fault."""
     import pandas as pd
 
+    from ml_assets import contracts
+
     typed: dict[str, pd.Series] = {}
-    unparseable: dict[str, pd.Series] = {}
-    for col in dataset.COLUMNS:
-        raw = df[col.name]
-        if col.kind == "timestamp":
+    unparseable: dict[str, Any] = {}
+    for name, col in contracts.RawData.to_schema().columns.items():
+        raw = df[name]
+        dtype = str(col.dtype)
+        if dtype.startswith("datetime64"):
             if pd.api.types.is_datetime64_any_dtype(raw):
                 values = raw.dt.tz_localize("UTC") if raw.dt.tz is None else raw.dt.tz_convert("UTC")
             else:
                 values = pd.to_datetime(raw, utc=True, errors="coerce", format="ISO8601")
-        elif col.kind == "category":
-            values = raw.astype(object).where(raw.notna(), None)
-            if not (pd.api.types.is_object_dtype(raw) or pd.api.types.is_string_dtype(raw)):
-                values = values.map(lambda v: None if v is None else str(v))
-            values = values.astype(object)
-        else:
-            if pd.api.types.is_bool_dtype(raw) or pd.api.types.is_numeric_dtype(raw):
+            expected = "a timestamp"
+        elif dtype.startswith(("int", "float")):
+            if pd.api.types.is_numeric_dtype(raw) or pd.api.types.is_bool_dtype(raw):
                 values = raw.astype("float64")
             else:
                 values = pd.to_numeric(raw, errors="coerce").astype("float64")
-        bad = raw.notna() & pd.Series(pd.isna(values), index=raw.index) if col.kind != "category" else None
-        if bad is not None and bad.any():
+            expected = "a number"
+        else:
+            values = raw.astype(object)
+            if not (pd.api.types.is_object_dtype(raw) or pd.api.types.is_string_dtype(raw)):
+                values = values.map(lambda v: v if v is None else str(v))
+            typed[name] = values.where(raw.notna(), None)
+            continue
+        bad = (raw.notna() & values.isna()).to_numpy()
+        if bad.any():
             nonnull = int(raw.notna().sum())
             if nonnull and bad.sum() / nonnull > SCHEMA_COERCION_FAILURE:
-                first = raw[bad].iloc[0]
-                expected = "a timestamp" if col.kind == "timestamp" else "a number"
+                first_row = int(bad.argmax())
                 raise ContractViolation(
-                    f"{source}: column {col.name!r} cannot be coerced to {expected}: "
-                    f"{int(bad.sum())} of {nonnull} values fail, e.g. {first!r} in row {int(bad.idxmax())}"
+                    f"{source}: column {name!r} cannot be coerced to {expected}: {int(bad.sum())} of {nonnull} "
+                    f"values fail, e.g. {raw.iloc[first_row]!r} in row {first_row}"
                 )
-            unparseable[col.name] = bad
-        typed[col.name] = values
+            unparseable[f"{name}: not parseable as {expected[2:]}"] = bad
+        typed[name] = values
     return pd.DataFrame(typed, index=df.index), unparseable
 
 
 def split_rows(
     df: pd.DataFrame, source: str, partition_key: str | None = None, now: datetime | None = None
 ) -> SplitResult:
-    """Validate every row against the column rules; return clean rows and quarantined rows.
+    """Validate every row against the raw contract; return clean rows and quarantined rows.
 
     Invariant: len(clean) + len(quarantined) == len(df). Each quarantined row keeps its raw
     values (as text), the file and row it came from, and every rule it broke.
@@ -162,66 +184,35 @@ def split_rows(
     import numpy as np
     import pandas as pd
 
-    check_columns(df, source)
+    from ml_assets.lib import quarantine
+
+    carried = check_columns(df, source)
     df = df.reset_index(drop=True)
-    typed, unparseable = _coerce(df, source)
-    n = len(df)
-    reasons = np.full(n, "", dtype=object)
-    counts: dict[str, int] = {}
-
-    def flag(mask: np.ndarray | pd.Series, reason: str) -> None:
-        mask = np.asarray(mask, dtype=bool)
-        hits = int(mask.sum())
-        if hits:
-            counts[reason] = counts.get(reason, 0) + hits
-            reasons[mask] = reasons[mask] + (reason + "; ")
-
-    for name, bad in unparseable.items():
-        flag(bad, f"{name}: not parseable")
-    now = now or datetime.now(UTC)
-    for col in dataset.COLUMNS:
-        values = typed[col.name]
-        isna = values.isna().to_numpy()
-        if not col.nullable:
-            miss = isna & ~unparseable.get(col.name, pd.Series(False, index=values.index)).to_numpy()
-            flag(miss, f"{col.name}: missing")
-        if col.kind in ("numeric", "integer", "label", "id"):
-            arr = values.to_numpy(dtype="float64", na_value=np.nan)
-            flag(np.isinf(arr), f"{col.name}: infinite")
-            finite = np.isfinite(arr)
-            if col.ge is not None:
-                flag(finite & (arr < col.ge), f"{col.name}: below {col.ge:g}")
-            if col.le is not None:
-                flag(finite & (arr > col.le), f"{col.name}: above {col.le:g}")
-            if col.kind in ("integer", "label", "id"):
-                flag(finite & (np.floor(arr) != arr), f"{col.name}: not a whole number")
-        elif col.kind == "category" and col.categories:
-            flag(~isna & ~values.isin(col.categories).to_numpy(), f"{col.name}: unknown category")
-        elif col.kind == "timestamp":
-            ts = values
-            flag((ts > pd.Timestamp(now)).to_numpy(na_value=False), f"{col.name}: in the future")
-            if partition_key is not None:
-                start = pd.Timestamp(datetime.combine(date.fromisoformat(partition_key), datetime.min.time()), tz="UTC")
-                outside = (ts < start) | (ts >= start + timedelta(days=1))
-                flag(outside.to_numpy(na_value=False), f"{col.name}: outside partition day {partition_key}")
-    ids = typed[dataset.ID]
-    dup = ids.duplicated(keep="first").to_numpy() & ids.notna().to_numpy()
-    flag(dup, f"{dataset.ID}: duplicate id")
-
-    bad = reasons != ""
-    clean = typed.loc[~bad].copy()
-    for col in dataset.COLUMNS:
-        if col.kind in ("integer", "label", "id"):
-            clean[col.name] = clean[col.name].astype("int64")
+    typed, extra = _coerce(df, source)
+    for name in carried:
+        typed[name] = pd.to_numeric(df[name], errors="coerce") if df[name].notna().any() else df[name]
+    ts = typed[dataset.TIMESTAMP]
+    if now is not None:  # the contract's own check uses the wall clock; tests may pin it
+        extra[f"{dataset.TIMESTAMP}: not_in_future"] = (ts > pd.Timestamp(now)).to_numpy(na_value=False)
+    if partition_key is not None:
+        start = pd.Timestamp(date.fromisoformat(partition_key).isoformat(), tz="UTC")
+        outside = (ts < start) | (ts >= start + timedelta(days=1))
+        extra[f"{dataset.TIMESTAMP}: outside partition day {partition_key}"] = outside.to_numpy(na_value=False)
+    rules = [r for r in raw_rules() if not (now is not None and r.name == "not_in_future")]
+    verdict = quarantine.evaluate(typed, rules, extra)
+    bad = verdict.bad
+    clean = typed.loc[~bad]
+    clean = clean.astype({c.name: "int64" for c in dataset.COLUMNS if c.kind in ("integer", "label", "id")})
     clean = clean.reset_index(drop=True)
-    quarantined = df.loc[bad].astype(object).where(df.loc[bad].notna(), None).astype(str)
-    quarantined = quarantined.where(df.loc[bad].notna(), None)
-    quarantined.insert(0, REASONS, [r.rstrip("; ") for r in reasons[bad]])
+    raw_bad = df.loc[bad, [c for c in df.columns if c not in carried]]
+    quarantined = raw_bad.astype(str).where(raw_bad.notna(), None)
+    quarantined.insert(0, REASONS, verdict.reasons[bad])
     quarantined.insert(0, SOURCE_ROW, np.flatnonzero(bad).astype("int64"))
     quarantined.insert(0, SOURCE_FILE, source)
     quarantined = quarantined.reset_index(drop=True)
-    assert len(clean) + len(quarantined) == n, "row accounting broken: rows would be lost"
-    return SplitResult(clean=clean, quarantined=quarantined, input_rows=n, reason_counts=counts)
+    if len(clean) + len(quarantined) != len(df):
+        raise AssertionError(f"{source}: row accounting broken; refusing to lose rows")
+    return SplitResult(clean=clean, quarantined=quarantined, input_rows=len(df), reason_counts=verdict.counts)
 
 
 def ingest_partition(files: list[Path], partition_key: str | None, now: datetime | None = None) -> SplitResult:
