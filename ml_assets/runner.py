@@ -92,7 +92,7 @@ def _execute(job: object, instance: object, partition: str | None) -> RunSummary
     ]
     status = "SUCCESS" if result.success else "FAILURE"
     error = first_error(result)
-    if result.success and failed_checks:
+    if failed_checks:
         status, error = "BLOCKED", f"blocking check(s) failed: {', '.join(failed_checks)}"
     return RunSummary(
         job=job.name,  # type: ignore[attr-defined]

@@ -31,6 +31,7 @@ class IngestionConfig(dg.Config):
             description="Rows of the day that broke a row-level rule, as landed, with the file, the row "
             "number and every reason.",
             kinds={"pandas", "parquet"},
+            io_manager_key="quarantine_io_manager",
         ),
     },
     partitions_def=landed_days,

@@ -76,9 +76,28 @@ def read_landed_file(path: Path) -> pd.DataFrame:
         if len(df.columns) == 1 and len(dataset.COLUMNS) > 1 and (";" in df.columns[0] or "\t" in df.columns[0]):
             sep = "semicolon" if ";" in df.columns[0] else "tab"
             raise ContractViolation(f"{path}: file is {sep}-delimited; ml-assets expects comma-separated CSV")
+        _check_not_truncated(path, len(df.columns), len(df))
     if len(df) == 0:
         raise ContractViolation(f"{path}: file has a header but no rows")
     return df
+
+
+def _check_not_truncated(path: Path, n_fields: int, n_rows: int) -> None:
+    """pandas pads a short last line with NaN; a cut-off file must fail loudly instead."""
+    import csv
+
+    with path.open("rb") as handle:
+        handle.seek(max(0, path.stat().st_size - 65_536))
+        tail = handle.read().decode("utf-8", errors="replace")
+    lines = [line for line in tail.splitlines() if line.strip()]
+    if not lines:
+        return
+    fields = next(csv.reader([lines[-1]]), [])
+    if len(fields) < n_fields:
+        raise ContractViolation(
+            f"{path}: file is truncated: its last line (data row {n_rows - 1}) has {len(fields)} of {n_fields} "
+            "fields; re-send the complete file"
+        )
 
 
 def check_columns(df: pd.DataFrame, source: str) -> list[str]:
