@@ -114,7 +114,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     write_instance_yaml(settings.dagster_home)
     # once, before any run fans out: concurrent first use of a fresh SQLite store races
     ensure_store(settings.mlflow_tracking_uri, settings.mlflow_artifact_root, settings.experiment_name)
-    rows = materialize_everything(settings)
+    rows = materialize_everything(settings, jobs=args.jobs)
     print(format_summary(rows))
     bad = [r for r in rows if r.status != "SUCCESS"]
     if bad:
@@ -200,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-seed", action="store_true", help="fail instead of seeding demo data into an empty zone")
     p.add_argument("--seed-days", type=int, default=DEMO_DAYS, help="days of demo data to seed an empty zone with")
     p.add_argument("--seed-rows", type=int, default=DEMO_ROWS, help="rows per seeded day")
+    p.add_argument("--jobs", type=int, default=2, help="days to ingest side by side (default 2: this machine's cores)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("rollback", help="re-point the champion alias at the previous good version")

@@ -13,6 +13,7 @@ from ml_assets.assets.ingestion import ingestion
 from ml_assets.assets.registry import registered_model
 from ml_assets.assets.training import model_evaluation, trained_model
 from ml_assets.io_managers import WarehouseIOManager
+from ml_assets.jobs import rollback_job
 from ml_assets.partitions import landed_days
 from ml_assets.resources import LandingZone, MlflowResource
 from ml_assets.settings import Settings, get_settings
@@ -30,6 +31,8 @@ training_job = dg.define_asset_job(
     "training_job",
     selection=TRAINING,
     description="Train on the newest days, evaluate, register, and promote if the gate passes.",
+    # run monitoring (on in the embedded and production instances) fails a run stuck this long
+    tags={"dagster/max_runtime": 3600},
 )
 
 
@@ -51,7 +54,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or get_settings()
     return dg.Definitions(
         assets=[ingestion, cleaned_features, trained_model, model_evaluation, registered_model],
-        jobs=[ingestion_job, training_job],
+        jobs=[ingestion_job, training_job, rollback_job],
         resources=resources_for(settings),
     )
 

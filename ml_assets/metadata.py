@@ -54,3 +54,10 @@ def counts_table(counts: dict[str, int], key: str = "rule", value: str = "rows")
     lines = [f"| {key} | {value} |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])]
     return dg.MetadataValue.md("\n".join(lines))
+
+
+def png(data: bytes, title: str) -> dg.MetadataValue:
+    """An image the Dagster UI shows inline (markdown with a data URI)."""
+    import base64
+
+    return dg.MetadataValue.md(f"![{title}](data:image/png;base64,{base64.b64encode(data).decode()})")

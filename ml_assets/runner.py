@@ -43,7 +43,16 @@ def first_error(result: object) -> str:
     return ""
 
 
-def materialize_everything(settings: Settings, progress: bool = True) -> list[RunSummary]:
+def _ingest_one(day: str) -> RunSummary:
+    """One day's ingestion run in a worker process (settings come from the inherited environment)."""
+    import dagster as dg
+
+    from ml_assets.definitions import build_definitions
+
+    return _execute(build_definitions().resolve_job_def("ingestion_job"), dg.DagsterInstance.get(), day)
+
+
+def materialize_everything(settings: Settings, progress: bool = True, jobs: int = 2) -> list[RunSummary]:
     """Ingest every landed day (one run per partition), then train, evaluate and register."""
     import dagster as dg
 
@@ -64,11 +73,26 @@ def materialize_everything(settings: Settings, progress: bool = True) -> list[Ru
     if new:
         instance.add_dynamic_partitions(landed_days.name, new)
     summaries: list[RunSummary] = []
-    ingestion_job = defs.resolve_job_def("ingestion_job")
-    for i, day in enumerate(days, 1):
-        if progress:
-            print(f"[{i}/{len(days)}] ingesting {day} ...", file=sys.stderr, flush=True)
-        summaries.append(_execute(ingestion_job, instance, day))
+    workers = max(1, min(jobs, len(days)))
+    if workers == 1:
+        ingestion_job = defs.resolve_job_def("ingestion_job")
+        for i, day in enumerate(days, 1):
+            if progress:
+                print(f"[{i}/{len(days)}] ingesting {day} ...", file=sys.stderr, flush=True)
+            summaries.append(_execute(ingestion_job, instance, day))
+    else:
+        # days are independent partitions: ingest them side by side, one run each
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+            futures = {pool.submit(_ingest_one, day): day for day in days}
+            for i, future in enumerate(as_completed(futures), 1):
+                summaries.append(future.result())
+                if progress:
+                    print(f"[{i}/{len(days)}] ingested {futures[future]}", file=sys.stderr, flush=True)
+        summaries.sort(key=lambda r: r.partition)
     if progress:
         print("training, evaluating, registering ...", file=sys.stderr, flush=True)
     summaries.append(_execute(defs.resolve_job_def("training_job"), instance, None))

@@ -1,11 +1,14 @@
 """trained_model and model_evaluation: fit on a window of landed days, score on the holdout."""
 
 import subprocess
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
 from ml_assets import dataset
+from ml_assets import metadata as md
 from ml_assets.assets.features import latest_metadata
 from ml_assets.checks import drift, leakage
 from ml_assets.errors import TrainingFailed
@@ -113,6 +116,9 @@ def trained_model(
         result = training.train_model(df, params)
     except TrainingFailed as exc:
         raise dg.Failure(str(exc), allow_retries=False) from exc
+    except Exception as exc:
+        # a bug or a bad parameter: retrying cannot help, and nothing is registered
+        raise dg.Failure(f"training crashed: {type(exc).__name__}: {exc}", allow_retries=False) from exc
     profile = drift.reference_profile(df)
     example = training.features_of(df.head(5))
     tags = {
@@ -200,15 +206,24 @@ def model_evaluation(
     with store_errors("loading the trained model", mlflow.tracking_uri), mlflow.using():
         model = mlflow_api.sklearn.load_model(trained_model["model_uri"])
     try:
-        evaluation = training.evaluate(model, holdout)
+        y, proba = training.holdout_scores(model, holdout)
     except TrainingFailed as exc:
         raise dg.Failure(str(exc), allow_retries=False) from exc
-    with store_errors("logging evaluation metrics", mlflow.tracking_uri):
+    evaluation = training.evaluate_scores(y, proba)
+    plots = training.evaluation_plots(y, proba)
+    with (
+        store_errors("logging evaluation metrics and plots", mlflow.tracking_uri),
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         client = mlflow.client()
         for name, value in evaluation["metrics"].items():
             client.log_metric(trained_model["run_id"], f"eval_{name}", value)
         for name, value in evaluation["baseline"].items():
             client.log_metric(trained_model["run_id"], f"baseline_{name}", value)
+        for name, png in plots.items():
+            path = Path(tmp) / f"{name}.png"
+            path.write_bytes(png)
+            client.log_artifact(trained_model["run_id"], str(path), artifact_path="evaluation")
     context.log.info(
         f"holdout ROC AUC {evaluation['metrics']['roc_auc']:.4f} vs baseline {evaluation['baseline']['roc_auc']:.4f}"
     )
@@ -221,5 +236,6 @@ def model_evaluation(
             **{f"{k}": float(v) for k, v in evaluation["metrics"].items()},
             **{f"baseline_{k}": float(v) for k, v in evaluation["baseline"].items()},
             "label": dataset.LABEL,
+            **{name: md.png(png, name.replace("_", " ")) for name, png in plots.items()},
         },
     )

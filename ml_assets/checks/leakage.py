@@ -27,7 +27,7 @@ PROXY_CORR = 0.98
 ID_UNIQUE_FRACTION = 0.99
 ID_MONOTONIC = 0.99
 MAX_OVERLAP_FRACTION = 0.001
-SAMPLE_ROWS = 200_000  # statistics on a fixed sample: plenty for 0.99 thresholds, bounded cost
+SAMPLE_ROWS = 50_000  # statistics on a fixed sample: plenty for 0.99 thresholds, bounded cost
 
 
 def feature_columns(table: pd.DataFrame) -> list[str]:

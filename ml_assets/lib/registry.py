@@ -51,42 +51,73 @@ class GateDecision:
         return f"{verdict}: " + "; ".join(self.reasons)
 
 
+def _mlflow_validate(
+    candidate: dict[str, float], baseline: dict[str, float] | None, thresholds: dict[str, Any]
+) -> str | None:
+    """MLflow's own model validation; returns its failure message, or None when it passes."""
+    import mlflow
+    from mlflow.models.evaluation import EvaluationResult
+
+    try:
+        mlflow.validate_evaluation_results(
+            validation_thresholds=thresholds,
+            candidate_result=EvaluationResult(metrics=candidate, artifacts={}),
+            baseline_result=EvaluationResult(metrics=baseline, artifacts={}) if baseline is not None else None,
+        )
+    except Exception as exc:
+        if type(exc).__name__ != "ModelValidationFailedException":
+            raise
+        return " ".join(str(exc).split())
+    return None
+
+
 def decide(
     candidate: dict[str, float],
     baseline: dict[str, float],
     champion: dict[str, float] | None,
     gate: GateConfig,
 ) -> GateDecision:
-    """The quality gate. All metrics are on the same holdout."""
+    """The quality gate; all metrics are on the same holdout. MLflow's ``validate_evaluation_results``
+    makes each comparison (absolute floors, lift over the dummy baseline, gain over the champion)."""
+    from mlflow.models import MetricThreshold
+
+    metrics = {k: float(v) for k, v in candidate.items() if isinstance(v, int | float)}
     reasons: list[str] = []
-    ok = True
-    auc = candidate.get("roc_auc", float("nan"))
-    if not math.isfinite(auc) or auc < gate.min_roc_auc:
-        ok = False
-        reasons.append(f"ROC AUC {auc:.4f} below the floor {gate.min_roc_auc:.2f}")
-    else:
-        reasons.append(f"ROC AUC {auc:.4f} ≥ floor {gate.min_roc_auc:.2f}")
-    ece = candidate.get("calibration_error", float("nan"))
-    if not math.isfinite(ece) or ece > gate.max_calibration_error:
-        ok = False
-        reasons.append(f"calibration error {ece:.4f} above the ceiling {gate.max_calibration_error:.2f}")
-    lift = auc - baseline.get("roc_auc", 0.5)
-    if not lift >= gate.min_lift_over_baseline:
-        ok = False
-        reasons.append(f"beats the dummy baseline by only {lift:.4f} (needs {gate.min_lift_over_baseline:.2f})")
+    failures: list[str] = []
+    auc = metrics.get("roc_auc", float("nan"))
+    if not math.isfinite(auc):
+        return GateDecision(False, ["ROC AUC is not a number: the model cannot be judged"])
+    floors = {
+        "roc_auc": MetricThreshold(threshold=gate.min_roc_auc, greater_is_better=True),
+        "calibration_error": MetricThreshold(threshold=gate.max_calibration_error, greater_is_better=False),
+    }
+    if (msg := _mlflow_validate(metrics, None, floors)) is not None:
+        failures.append(msg)
+    reasons.append(f"ROC AUC {auc:.4f} (floor {gate.min_roc_auc:.2f})")
+    reasons.append(
+        f"calibration error {metrics.get('calibration_error', float('nan')):.4f} "
+        f"(ceiling {gate.max_calibration_error:.2f})"
+    )
+    lift = {
+        "roc_auc": MetricThreshold(min_absolute_change=max(gate.min_lift_over_baseline, 1e-9), greater_is_better=True)
+    }
+    base_auc = float(baseline.get("roc_auc", 0.5))
+    if (msg := _mlflow_validate({"roc_auc": auc}, {"roc_auc": base_auc}, lift)) is not None:
+        failures.append(f"does not beat the dummy baseline by {gate.min_lift_over_baseline:.2f}: {msg}")
+    reasons.append(f"dummy baseline ROC AUC {base_auc:.4f}")
     if champion is None:
         reasons.append("no champion yet")
     else:
-        gain = auc - champion.get("roc_auc", float("nan"))
-        if not gain > gate.min_improvement:
-            ok = False
-            reasons.append(
-                f"ROC AUC {auc:.4f} does not beat the champion's {champion['roc_auc']:.4f} "
-                f"by more than {gate.min_improvement:.4f}"
+        champ_auc = float(champion["roc_auc"])
+        gain = {"roc_auc": MetricThreshold(min_absolute_change=max(gate.min_improvement, 1e-9), greater_is_better=True)}
+        if _mlflow_validate({"roc_auc": auc}, {"roc_auc": champ_auc}, gain) is not None:
+            failures.append(
+                f"ROC AUC {auc:.4f} does not beat the champion's {champ_auc:.4f} "
+                f"(version {champion.get('version', '?')}) by more than {gate.min_improvement:.4f}"
             )
         else:
-            reasons.append(f"beats the champion's ROC AUC {champion['roc_auc']:.4f} by {gain:.4f}")
-    return GateDecision(ok, reasons)
+            reasons.append(f"beats the champion's ROC AUC {champ_auc:.4f} by {auc - champ_auc:.4f}")
+    return GateDecision(not failures, failures + reasons if failures else reasons)
 
 
 @contextlib.contextmanager
@@ -190,7 +221,7 @@ def promote(
     with registry_lock(tracking_uri, name):
         current = alias_version(client, name, CHAMPION)
         decision = decide_fn(current)
-        previous = current.version if current is not None else None
+        previous = str(current.version) if current is not None else None
         if decision.promote:
             client.set_registered_model_alias(name, CHAMPION, str(version))
             record_event(client, name, str(version), "promotion", previous, decision.summary, run_id)

@@ -153,14 +153,69 @@ def train_model(df: pd.DataFrame, params: TrainParams) -> TrainResult:
     )
 
 
+def holdout_scores(model: Any, holdout: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and positive-class scores of ``model`` on ``holdout`` (checked for NaN/constant)."""
+    proba = model.predict_proba(features_of(holdout))[:, 1]
+    check_predictions(proba, "evaluation")
+    return holdout[dataset.LABEL].to_numpy(), proba
+
+
 def evaluate(model: Any, holdout: pd.DataFrame) -> dict[str, dict[str, float]]:
     """Metrics of ``model`` on ``holdout`` next to a prior-predicting dummy baseline."""
+    return evaluate_scores(*holdout_scores(model, holdout))
+
+
+def evaluate_scores(y: np.ndarray, proba: np.ndarray) -> dict[str, dict[str, float]]:
     import numpy as np
     from sklearn.dummy import DummyClassifier
 
-    y = holdout[dataset.LABEL].to_numpy()
-    proba = model.predict_proba(features_of(holdout))[:, 1]
-    check_predictions(proba, "evaluation")
     dummy = DummyClassifier(strategy="prior").fit(np.zeros((len(y), 1)), y)
     baseline = dummy.predict_proba(np.zeros((len(y), 1)))[:, 1]
     return {"metrics": classification_metrics(y, proba), "baseline": classification_metrics(y, baseline)}
+
+
+def evaluation_plots(y: np.ndarray, proba: np.ndarray) -> dict[str, bytes]:
+    """ROC curve, confusion matrix and calibration curve as small PNGs."""
+    import io
+
+    import matplotlib
+    import numpy as np
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.calibration import calibration_curve
+    from sklearn.metrics import confusion_matrix, roc_auc_score, roc_curve
+
+    plots: dict[str, bytes] = {}
+
+    def render(name: str, fig: Any) -> None:
+        buf = io.BytesIO()
+        fig.tight_layout()
+        fig.savefig(buf, format="png", dpi=80)
+        plt.close(fig)
+        plots[name] = buf.getvalue()
+
+    fig, ax = plt.subplots(figsize=(4, 4))
+    fpr, tpr, _ = roc_curve(y, proba)
+    ax.plot(fpr, tpr, label=f"model (AUC {roc_auc_score(y, proba):.3f})")
+    ax.plot([0, 1], [0, 1], "--", color="grey", label="chance")
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC curve")
+    ax.legend(loc="lower right")
+    render("roc_curve", fig)
+
+    fig, ax = plt.subplots(figsize=(4, 3.6))
+    cm = confusion_matrix(y, (proba >= 0.5).astype(int), labels=[0, 1])
+    ax.imshow(cm, cmap="Blues")
+    for (i, j), v in np.ndenumerate(cm):
+        ax.text(j, i, f"{v:,}", ha="center", va="center", color="black")
+    ax.set(xticks=[0, 1], yticks=[0, 1], xlabel="predicted", ylabel="actual", title="Confusion matrix (0.5)")
+    render("confusion_matrix", fig)
+
+    fig, ax = plt.subplots(figsize=(4, 4))
+    true_rate, predicted = calibration_curve(y, proba, n_bins=10, strategy="quantile")
+    ax.plot(predicted, true_rate, "o-", label="model")
+    ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect")
+    ax.set(xlabel="predicted probability", ylabel="observed rate", title="Calibration")
+    ax.legend(loc="upper left")
+    render("calibration_curve", fig)
+    return plots
