@@ -150,6 +150,14 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ml_assets.serving.__main__ import main as serve_main
+
+    settings = get_settings()
+    argv = ["--host", args.host or settings.serving_host, "--port", str(args.port or settings.serving_port)]
+    return serve_main(argv)
+
+
 def cmd_settings(args: argparse.Namespace) -> int:
     settings = get_settings()
     values = {
@@ -166,6 +174,10 @@ def cmd_settings(args: argparse.Namespace) -> int:
         "ML_ASSETS_QUARANTINE_TOLERANCE": settings.quarantine_tolerance,
         "ML_ASSETS_SERVING_HOST": settings.serving_host,
         "ML_ASSETS_SERVING_PORT": settings.serving_port,
+        "ML_ASSETS_HEALTH_INTERVAL_SECONDS": settings.health_interval_seconds,
+        "ML_ASSETS_HEALTH_FAILURES": settings.health_failures,
+        "ML_ASSETS_REDEPLOY_LIMIT": settings.redeploy_limit,
+        "ML_ASSETS_ALERT_WEBHOOK": settings.alert_webhook or "",
     }
     for name, default, description in ENV_VARS:
         if args.markdown:
@@ -202,6 +214,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed-rows", type=int, default=DEMO_ROWS, help="rows per seeded day")
     p.add_argument("--jobs", type=int, default=2, help="days to ingest side by side (default 2: this machine's cores)")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("serve", help="serve the current champion over HTTP (MLflow scoring protocol), foreground")
+    p.add_argument("--host", default=None)
+    p.add_argument("--port", type=int, default=None)
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("rollback", help="re-point the champion alias at the previous good version")
     p.add_argument("--from-version", help="only roll back if this version is champion (idempotent retries)")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from ml_assets.assets.deployment import deployed_model
 from ml_assets.assets.features import cleaned_features
 from ml_assets.assets.ingestion import ingestion
 from ml_assets.assets.registry import registered_model
@@ -16,6 +17,9 @@ from ml_assets.io_managers import WarehouseIOManager
 from ml_assets.jobs import rollback_job
 from ml_assets.partitions import landed_days
 from ml_assets.resources import LandingZone, MlflowResource
+from ml_assets.resources.alerts import AlertResource
+from ml_assets.resources.deployment import LocalProcessDeployment
+from ml_assets.sensors import redeploy_job, run_failure_alerts, serving_health_sensor
 from ml_assets.settings import Settings, get_settings
 
 INGESTION = dg.AssetSelection.assets("raw_data", "quarantined_rows", "cleaned_features")
@@ -47,14 +51,19 @@ def resources_for(settings: Settings) -> dict[str, object]:
             experiment_name=settings.experiment_name,
             model_name=settings.model_name,
         ),
+        "deployment": LocalProcessDeployment(
+            host=settings.serving_host, port=settings.serving_port, state_dir=str(settings.serving_dir)
+        ),
+        "alerts": AlertResource(webhook_url=settings.alert_webhook),
     }
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or get_settings()
     return dg.Definitions(
-        assets=[ingestion, cleaned_features, trained_model, model_evaluation, registered_model],
-        jobs=[ingestion_job, training_job, rollback_job],
+        assets=[ingestion, cleaned_features, trained_model, model_evaluation, registered_model, deployed_model],
+        jobs=[ingestion_job, training_job, rollback_job, redeploy_job],
+        sensors=[serving_health_sensor, run_failure_alerts],
         resources=resources_for(settings),
     )
 

@@ -28,6 +28,10 @@ ENV_VARS: list[tuple[str, str, str]] = [
     ("ML_ASSETS_QUARANTINE_TOLERANCE", "0.01", "Bad-row fraction a batch may quarantine and still go on."),
     ("ML_ASSETS_SERVING_HOST", "127.0.0.1", "Model server bind address."),
     ("ML_ASSETS_SERVING_PORT", "8765", "Model server port."),
+    ("ML_ASSETS_HEALTH_INTERVAL_SECONDS", "30", "How often the health sensor probes the endpoint (floor 5)."),
+    ("ML_ASSETS_HEALTH_FAILURES", "2", "Consecutive failed probes that open an incident and request a redeploy."),
+    ("ML_ASSETS_REDEPLOY_LIMIT", "3", "Failed redeploys of one incident before rolling the champion back."),
+    ("ML_ASSETS_ALERT_WEBHOOK", "", "URL that receives alerts as JSON (empty: log lines only)."),
 ]
 
 
@@ -51,6 +55,10 @@ class Settings:
     quarantine_tolerance: float
     serving_host: str
     serving_port: int
+    health_interval_seconds: int
+    health_failures: int
+    redeploy_limit: int
+    alert_webhook: str | None
 
     @property
     def serving_dir(self) -> Path:
@@ -98,4 +106,8 @@ def get_settings() -> Settings:
         quarantine_tolerance=_float("ML_ASSETS_QUARANTINE_TOLERANCE", "0.01"),
         serving_host=_env("ML_ASSETS_SERVING_HOST", "127.0.0.1"),
         serving_port=_int("ML_ASSETS_SERVING_PORT", "8765"),
+        health_interval_seconds=max(5, _int("ML_ASSETS_HEALTH_INTERVAL_SECONDS", "30")),
+        health_failures=max(1, _int("ML_ASSETS_HEALTH_FAILURES", "2")),
+        redeploy_limit=max(1, _int("ML_ASSETS_REDEPLOY_LIMIT", "3")),
+        alert_webhook=_env("ML_ASSETS_ALERT_WEBHOOK", "") or None,
     )

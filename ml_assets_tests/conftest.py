@@ -85,3 +85,68 @@ def mlflow_client(settings: Settings):
     from mlflow import MlflowClient
 
     return MlflowClient(tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri)
+
+
+@pytest.fixture(scope="module")
+def champion_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """An ML_ASSETS_HOME with two landed days and a small trained champion (version 1)."""
+    from ml_assets_tests.pipeline_helpers import ingest_days, train
+
+    home = tmp_path_factory.mktemp("champion") / "ml_home"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ML_ASSETS_HOME", str(home))
+        for name in OVERRIDES:
+            mp.delenv(name, raising=False)
+        mp.setenv("DAGSTER_HOME", str(home / "dagster"))
+        mp.setenv("ML_ASSETS_SERVING_PORT", str(free_port()))
+        (home / "dagster").mkdir(parents=True)
+        s = get_settings()
+        s.ensure_dirs()
+        land_demo(s, days=2, rows=3_000)
+        with dg.instance_for_test(temp_dir=str(s.dagster_home)) as inst:
+            ingest_days(s, inst)
+            result = train(s, inst, {"ops": {"trained_model": {"config": {"max_iter": 20}}}})
+            assert result.success
+        yield s
+
+
+def start_server(settings: Settings, port: int, alias: str = "champion", poll: float = 1.0):
+    import subprocess
+    import sys
+    import time
+
+    import requests
+
+    log = open(settings.home / f"server-{port}.log", "ab")  # noqa: SIM115 - closed by stop_server
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "ml_assets.serving", "--port", str(port), "--alias", alias,
+            "--tracking-uri", settings.mlflow_tracking_uri, "--model-name", settings.model_name,
+            "--poll-seconds", str(poll),
+        ],
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{url}/ready", timeout=2).status_code == 200:
+                return proc, url
+        except requests.RequestException:
+            pass
+        if proc.poll() is not None:
+            break
+        time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError(f"server did not become ready: {(settings.home / f'server-{port}.log').read_text()[-2000:]}")
+
+
+def stop_server(proc) -> None:
+    import os
+    import signal
+
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)

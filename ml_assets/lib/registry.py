@@ -299,3 +299,17 @@ def ensure_registered_model_exists(client: MlflowClient, name: str) -> None:
         client.get_registered_model(name)
     except MlflowException as exc:
         raise RegistryError(f"no registered model {name!r} in the MLflow store: train one first") from exc
+
+
+def repoint(
+    client: MlflowClient, tracking_uri: str, name: str, to_version: str, from_version: str, reason: str, run_id: str
+) -> dict[str, Any]:
+    """Move ``champion`` from ``from_version`` to ``to_version`` (a rollback the watchdog decided).
+
+    A no-op when the champion is no longer ``from_version``: someone already acted."""
+    with registry_lock(tracking_uri, name):
+        current = alias_version(client, name, CHAMPION)
+        if current is None or str(current.version) != str(from_version):
+            return {"event": "noop", "to_version": str(current.version) if current else None, "noop": True}
+        client.set_registered_model_alias(name, CHAMPION, str(to_version))
+        return record_event(client, name, str(to_version), "rollback", str(from_version), reason, run_id)

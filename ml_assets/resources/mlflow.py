@@ -97,9 +97,15 @@ class MlflowResource(dg.ConfigurableResource):
         os.environ; both the module state and the environment are restored afterwards, so no
         store leaks into the next run, test or child process.
         """
+        self.experiment_id()
+        with self.using_uris():
+            yield
+
+    @contextlib.contextmanager
+    def using_uris(self) -> Iterator[None]:
+        """Like ``using`` without creating the experiment (for read-only callers such as the server)."""
         import mlflow
 
-        self.experiment_id()
         saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)

@@ -1,0 +1,1 @@
+"""The model server: MLflow's scoring protocol, request validation, health and metrics."""
