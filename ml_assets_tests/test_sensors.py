@@ -70,6 +70,7 @@ def test_kill_9_is_detected_and_repaired_by_a_redeploy_run(champion_home, instan
         tick3, _ = evaluate(instance, settings, tick2.cursor)
         assert [r.run_key for r in tick3.run_requests] == [request.run_key]  # same incident, same remediation
 
+        redeploy = build_definitions(settings).resolve_job_def("redeploy_job")
         run = redeploy.execute_in_process(instance=instance, tags=request.tags, run_config=QUIET)
         assert run.success
         answer = requests.get(f"{deployment.url}/ready", timeout=5)
