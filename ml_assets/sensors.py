@@ -73,8 +73,10 @@ def decide(
     redeploy_in_progress: bool,
     threshold: int,
     redeploy_limit: int,
+    certain: bool = False,
 ) -> Decision:
-    """The watchdog's whole policy, without Dagster."""
+    """The watchdog's whole policy, without Dagster. ``certain`` (the server process is known to be
+    dead) opens the incident at once: waiting for more probes would only lengthen the outage."""
     new = WatchState(**asdict(state))
     if healthy:
         alerts = (
@@ -84,7 +86,7 @@ def decide(
     new.failures += 1
     if new.first_failure_at is None:
         new.first_failure_at = now
-    if new.failures < threshold:
+    if new.failures < threshold and not certain:
         return Decision(new, note=f"failure {new.failures}/{threshold}: {reason}")
     decision = Decision(new)
     if not new.alerted:
@@ -146,9 +148,11 @@ def serving_health_sensor(
         runs = context.instance.get_runs(filters=dg.RunsFilter(tags={INCIDENT_TAG: state.incident}))
     failed = sum(r.status == dg.DagsterRunStatus.FAILURE for r in runs)
     running = any(not r.is_finished for r in runs)
+    dead = not probe.healthy and deployment.process_dead()
+    reason = probe.reason + (" (server process is dead)" if dead else "")
     decision = decide(
-        state, probe.healthy, probe.reason, version, time.time(), failed, running,
-        settings.health_failures, settings.redeploy_limit,
+        state, probe.healthy, reason, version, time.time(),
+        failed, running, settings.health_failures, settings.redeploy_limit, certain=dead,
     )  # fmt: skip
     for event, message in decision.alerts:
         alerts.send(event, message, endpoint=deployment.url, champion=version)
@@ -161,7 +165,7 @@ def serving_health_sensor(
         asset_key="deployed_model",
         metadata={
             "healthy": probe.healthy,
-            "probe": probe.reason,
+            "probe": reason,
             "champion_version": version,
             "served_version": probe.version or "none",
             "latency_ms": round(probe.latency_ms or 0.0, 2),

@@ -59,10 +59,9 @@ def test_kill_9_is_detected_and_repaired_by_a_redeploy_run(champion_home, instan
 
         os.kill(deployment.pid(), signal.SIGKILL)
         time.sleep(0.5)
-        tick1, _ = evaluate(instance, settings, healthy.cursor)
-        assert tick1.run_requests == []  # one failure is not an incident yet
-        assert tick1.asset_events[0].metadata["probe"].value == "connection refused"
-        tick2, _ = evaluate(instance, settings, tick1.cursor)
+        # a dead process is certain: the incident opens on the first failed probe
+        tick2, _ = evaluate(instance, settings, healthy.cursor)
+        assert tick2.asset_events[0].metadata["probe"].value == "connection refused (server process is dead)"
         assert len(tick2.run_requests) == 1
         request = tick2.run_requests[0]
         assert request.run_key.startswith("redeploy-incident-")
@@ -175,6 +174,12 @@ def test_circuit_breaker_rolls_back_to_the_last_healthy_version(
     finally:
         broken.stop()
         client.set_registered_model_alias(name, "champion", "1")
+
+
+def test_policy_waits_for_k_failures_unless_the_failure_is_certain() -> None:
+    fresh = WatchState(last_healthy_version="3")
+    assert decide(fresh, False, "endpoint hangs", "3", 1.0, 0, False, 2, 3).run_key is None
+    assert decide(fresh, False, "connection refused", "3", 1.0, 0, False, 2, 3, certain=True).run_key is not None
 
 
 def test_policy_is_deterministic_for_a_replayed_tick() -> None:

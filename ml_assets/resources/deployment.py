@@ -101,6 +101,10 @@ class DeploymentTarget(dg.ConfigurableResource):
     def probe(self, expected_version: str | None) -> Probe:
         return probe_endpoint(self.url, expected_version, self.probe_timeout_seconds)
 
+    def process_dead(self) -> bool:
+        """True only when the target knows for certain that the server process is gone."""
+        return False
+
     def wait_until_serving(self, version: str, timeout: float) -> Probe:
         deadline = time.monotonic() + timeout
         result = Probe(False, "not probed")
@@ -144,6 +148,9 @@ class LocalProcessDeployment(DeploymentTarget):
         except PermissionError:
             return pid
         return pid
+
+    def process_dead(self) -> bool:
+        return self.pid_file.exists() and self.pid() is None
 
     def stop(self) -> None:
         pid = self.pid()

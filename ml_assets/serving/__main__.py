@@ -21,9 +21,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--poll-seconds", type=float, default=5.0, help="how often to check whether the alias moved")
     parser.add_argument("--max-rows", type=int, default=10_000)
     parser.add_argument("--pid-file", default=None)
+    parser.add_argument("--threads", type=int, default=1, help="compute threads for prediction (default 1)")
     args = parser.parse_args(argv)
 
     import uvicorn
+    from threadpoolctl import threadpool_limits
+
+    # One worker, one compute thread: request batches are small, and idle OpenMP/BLAS threads
+    # spinning on a second core only steal it from the event loop and the clients.
+    threadpool_limits(args.threads)
 
     from ml_assets.serving.app import ServerConfig, create_app
 
