@@ -8,6 +8,7 @@ methods against a Kubernetes Deployment or any HTTP endpoint (``HttpEndpointDepl
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -147,6 +148,13 @@ class LocalProcessDeployment(DeploymentTarget):
             return None
         except PermissionError:
             return pid
+        try:  # a killed child not yet reaped is a zombie: dead, whatever kill(0) says
+            if Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z":
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, os.WNOHANG)
+                return None
+        except (OSError, IndexError):
+            pass
         return pid
 
     def process_dead(self) -> bool:
