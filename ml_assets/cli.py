@@ -158,6 +158,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve_main(argv)
 
 
+def cmd_chaos(args: argparse.Namespace) -> int:
+    from ml_assets import chaos
+    from ml_assets.runner import prepare_instance_env
+
+    settings = get_settings()
+    prepare_instance_env(settings)
+    print(chaos.run(args.scenario, settings))
+    return 0
+
+
 def cmd_settings(args: argparse.Namespace) -> int:
     settings = get_settings()
     values = {
@@ -177,6 +187,8 @@ def cmd_settings(args: argparse.Namespace) -> int:
         "ML_ASSETS_HEALTH_INTERVAL_SECONDS": settings.health_interval_seconds,
         "ML_ASSETS_HEALTH_FAILURES": settings.health_failures,
         "ML_ASSETS_REDEPLOY_LIMIT": settings.redeploy_limit,
+        "ML_ASSETS_LANDING_INTERVAL_SECONDS": settings.landing_interval_seconds,
+        "ML_ASSETS_RETRAIN_CRON": settings.retrain_cron,
         "ML_ASSETS_ALERT_WEBHOOK": settings.alert_webhook or "",
     }
     for name, default, description in ENV_VARS:
@@ -224,6 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from-version", help="only roll back if this version is champion (idempotent retries)")
     p.add_argument("--reason", default="manual rollback (ml-assets rollback)")
     p.set_defaults(func=cmd_rollback)
+
+    p = sub.add_parser("chaos", help="reproduce a seed failure against the running platform")
+    p.add_argument("scenario", choices=("bad-data", "leakage", "train-failure", "serving-down"))
+    p.set_defaults(func=cmd_chaos)
 
     p = sub.add_parser("settings", help="print every setting and its current value")
     p.add_argument("--markdown", action="store_true", help="print the README's settings table")

@@ -19,7 +19,14 @@ from ml_assets.partitions import landed_days
 from ml_assets.resources import LandingZone, MlflowResource
 from ml_assets.resources.alerts import AlertResource
 from ml_assets.resources.deployment import LocalProcessDeployment
-from ml_assets.sensors import redeploy_job, run_failure_alerts, serving_health_sensor
+from ml_assets.sensors import (
+    drift_retraining_sensor,
+    landing_zone_sensor,
+    redeploy_job,
+    retraining_schedule,
+    run_failure_alerts,
+    serving_health_sensor,
+)
 from ml_assets.settings import Settings, get_settings
 
 INGESTION = dg.AssetSelection.assets("raw_data", "quarantined_rows", "cleaned_features")
@@ -63,7 +70,8 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=[ingestion, cleaned_features, trained_model, model_evaluation, registered_model, deployed_model],
         jobs=[ingestion_job, training_job, rollback_job, redeploy_job],
-        sensors=[serving_health_sensor, run_failure_alerts],
+        sensors=[landing_zone_sensor, drift_retraining_sensor, serving_health_sensor, run_failure_alerts],
+        schedules=[retraining_schedule],
         resources=resources_for(settings),
     )
 

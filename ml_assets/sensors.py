@@ -14,8 +14,9 @@ from typing import Any
 
 import dagster as dg
 
-from ml_assets.lib import registry
-from ml_assets.resources import MlflowResource
+from ml_assets.lib import landing, registry
+from ml_assets.partitions import landed_days
+from ml_assets.resources import LandingZone, MlflowResource
 from ml_assets.resources.alerts import AlertResource
 from ml_assets.resources.deployment import DeploymentTarget
 from ml_assets.settings import get_settings
@@ -194,3 +195,47 @@ def run_failure_alerts(context: dg.RunFailureSensorContext, alerts: AlertResourc
         partition=run.tags.get("dagster/partition", ""),
         incident=run.tags.get(INCIDENT_TAG, ""),
     )
+
+
+@dg.sensor(
+    job_name="ingestion_job",
+    minimum_interval_seconds=int(_settings.landing_interval_seconds),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Starts one ingestion run per new or changed landed day. Ignores *.tmp files and files "
+    "whose size or mtime is still changing; reports files it cannot map to a day.",
+)
+def landing_zone_sensor(context: dg.SensorEvaluationContext, landing_zone: LandingZone) -> dg.SensorResult:
+    state = landing.LandingState.load(context.cursor)
+    decision = landing.scan(landing_zone.directory, state)
+    for name, why in decision.new_skips.items():
+        context.log.warning(f"skipping {name}: {why}")
+    known = set(context.instance.get_dynamic_partitions(landed_days.name))
+    new_days = [d for d in decision.runs if d not in known]
+    return dg.SensorResult(
+        run_requests=[dg.RunRequest(run_key=key, partition_key=day) for day, key in decision.runs.items()],
+        dynamic_partitions_requests=[landed_days.build_add_request(new_days)] if new_days else [],
+        cursor=decision.state.dump(),
+    )
+
+
+@dg.asset_sensor(
+    asset_key=dg.AssetKey("cleaned_features"),
+    job_name="training_job",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Retrains when a new feature batch drifts past the PSI threshold (feature_drift check).",
+)
+def drift_retraining_sensor(context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry):
+    materialization = asset_event.asset_materialization
+    high = materialization.metadata.get("high_drift") if materialization else None
+    if high is None or not high.value:
+        return dg.SkipReason("no high drift in the newest feature batch")
+    return dg.RunRequest(run_key=f"drift-{asset_event.storage_id}", tags={"ml_assets/trigger": "drift"})
+
+
+retraining_schedule = dg.ScheduleDefinition(
+    name="daily_retraining",
+    job_name="training_job",
+    cron_schedule=_settings.retrain_cron,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Retrains on the newest window every day; the gate decides whether it replaces the champion.",
+)

@@ -31,6 +31,8 @@ ENV_VARS: list[tuple[str, str, str]] = [
     ("ML_ASSETS_HEALTH_INTERVAL_SECONDS", "30", "How often the health sensor probes the endpoint (floor 5)."),
     ("ML_ASSETS_HEALTH_FAILURES", "2", "Consecutive failed probes that open an incident and request a redeploy."),
     ("ML_ASSETS_REDEPLOY_LIMIT", "3", "Failed redeploys of one incident before rolling the champion back."),
+    ("ML_ASSETS_LANDING_INTERVAL_SECONDS", "15", "How often the landing-zone sensor looks for new files."),
+    ("ML_ASSETS_RETRAIN_CRON", "0 3 * * *", "Cron of the daily retraining schedule (UTC)."),
     ("ML_ASSETS_ALERT_WEBHOOK", "", "URL that receives alerts as JSON (empty: log lines only)."),
 ]
 
@@ -59,6 +61,8 @@ class Settings:
     health_failures: int
     redeploy_limit: int
     alert_webhook: str | None
+    landing_interval_seconds: int
+    retrain_cron: str
 
     @property
     def serving_dir(self) -> Path:
@@ -110,4 +114,6 @@ def get_settings() -> Settings:
         health_failures=max(1, _int("ML_ASSETS_HEALTH_FAILURES", "2")),
         redeploy_limit=max(1, _int("ML_ASSETS_REDEPLOY_LIMIT", "3")),
         alert_webhook=_env("ML_ASSETS_ALERT_WEBHOOK", "") or None,
+        landing_interval_seconds=max(5, _int("ML_ASSETS_LANDING_INTERVAL_SECONDS", "15")),
+        retrain_cron=_env("ML_ASSETS_RETRAIN_CRON", "0 3 * * *"),
     )

@@ -1,6 +1,7 @@
 """deployed_model: the champion behind an HTTP endpoint, verified by a canary through it."""
 
 import json
+from datetime import timedelta
 
 import dagster as dg
 
@@ -45,6 +46,7 @@ def verify_canary(deployment: DeploymentTarget, mlflow: MlflowResource, version:
     group_name="serving",
     kinds={"fastapi", "mlflow"},
     automation_condition=dg.AutomationCondition.eager(),
+    freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(days=2), warn_window=timedelta(days=1)),
 )
 def deployed_model(
     context: dg.AssetExecutionContext,

@@ -97,6 +97,7 @@ def cleaned_features(context: dg.AssetExecutionContext, raw_data: Frame):
         leakage.no_label_proxies(table),
         leakage.no_id_like_features(table),
     ]
+    drift_result = drift.feature_drift(table, reference_profile(context.instance))
     blocked = [r.check_name for r in results if not r.passed]
     if blocked:
         context.log.error(f"{day}: blocking checks failed: {blocked}; nothing downstream will use this day")
@@ -108,7 +109,10 @@ def cleaned_features(context: dg.AssetExecutionContext, raw_data: Frame):
             "label_rate": float(table[dataset.LABEL].mean()) if len(table) else 0.0,
             "blocking_checks_passed": not blocked,
             "failed_checks": ", ".join(blocked) or "none",
+            # read by drift_retraining_sensor
+            "max_psi": drift_result.metadata["max_psi"].value,
+            "high_drift": drift_result.metadata["high_drift"].value,
         },
     )
     yield from results
-    yield drift.feature_drift(table, reference_profile(context.instance))
+    yield drift_result

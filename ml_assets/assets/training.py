@@ -2,6 +2,7 @@
 
 import subprocess
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,8 @@ def usable_partitions(context: dg.AssetExecutionContext, loaders: LazyPartitions
     kinds={"scikitlearn", "mlflow"},
     retry_policy=STORE_RETRY,
     automation_condition=dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed(),
+    # a model older than two days shows as stale in the UI (retraining is daily)
+    freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(days=2), warn_window=timedelta(days=1)),
     check_specs=[
         dg.AssetCheckSpec(
             leakage.NO_OVERLAP,
