@@ -229,7 +229,8 @@ def drift_retraining_sensor(context: dg.SensorEvaluationContext, asset_event: dg
     high = materialization.metadata.get("high_drift") if materialization else None
     if high is None or not high.value:
         return dg.SkipReason("no high drift in the newest feature batch")
-    return dg.RunRequest(run_key=f"drift-{asset_event.storage_id}", tags={"ml_assets/trigger": "drift"})
+    event_key = f"{materialization.partition or ''}-{int(asset_event.timestamp * 1000)}"
+    return dg.RunRequest(run_key=f"drift-{event_key}", tags={"ml_assets/trigger": "drift"})
 
 
 retraining_schedule = dg.ScheduleDefinition(
