@@ -18,9 +18,27 @@ setup(
         "pyarrow>=15",
         "tqdm>=4.66",
         "universal_pathlib>=0.2",
+        # SQLAlchemy 2.1 makes psycopg 3 the default postgresql:// driver, which breaks
+        # dagster-postgres (server-side binding in SET statements); 2.0 keeps psycopg2.
+        "sqlalchemy>=2.0,<2.1",
     ],
     extras_require={
-        "dev": ["pytest>=8", "ruff>=0.6"],
+        "prod": [
+            "dagster-postgres==0.29.27",
+            "dagster-celery[redis]==0.29.27",
+            "dagster-k8s==0.29.27",
+            "psycopg2-binary>=2.9",
+        ],
+        "dev": [
+            "dagster-postgres==0.29.27",
+            "dagster-celery[redis]==0.29.27",
+            "dagster-k8s==0.29.27",
+            "psycopg2-binary>=2.9",
+            "pytest>=8",
+            "ruff>=0.6",
+            "schemathesis>=4",
+            "playwright>=1.50",
+        ],
     },
     entry_points={"console_scripts": ["ml-assets=ml_assets.cli:main"]},
 )

@@ -188,7 +188,10 @@ def cmd_settings(args: argparse.Namespace) -> int:
         "ML_ASSETS_HEALTH_FAILURES": settings.health_failures,
         "ML_ASSETS_REDEPLOY_LIMIT": settings.redeploy_limit,
         "ML_ASSETS_LANDING_INTERVAL_SECONDS": settings.landing_interval_seconds,
+        "ML_ASSETS_AUTOMATION_INTERVAL_SECONDS": settings.automation_interval_seconds,
         "ML_ASSETS_RETRAIN_CRON": settings.retrain_cron,
+        "ML_ASSETS_EXECUTOR": settings.executor,
+        "ML_ASSETS_CELERY_BROKER": settings.celery_broker,
         "ML_ASSETS_ALERT_WEBHOOK": settings.alert_webhook or "",
     }
     for name, default, description in ENV_VARS:

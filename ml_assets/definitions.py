@@ -37,13 +37,14 @@ ingestion_job = dg.define_asset_job(
     selection=INGESTION,
     partitions_def=landed_days,
     description="Ingest one landed day: validate, quarantine bad rows, build its feature table.",
+    tags={"ml_assets/stage": "ingestion"},
 )
 training_job = dg.define_asset_job(
     "training_job",
     selection=TRAINING,
     description="Train on the newest days, evaluate, register, and promote if the gate passes.",
     # run monitoring (on in the embedded and production instances) fails a run stuck this long
-    tags={"dagster/max_runtime": 3600},
+    tags={"dagster/max_runtime": 3600, "ml_assets/stage": "training"},
 )
 
 
@@ -65,13 +66,48 @@ def resources_for(settings: Settings) -> dict[str, object]:
     }
 
 
+def automation_sensor(settings: Settings) -> dg.AutomationConditionSensorDefinition:
+    """Evaluates every asset's automation condition (downstream materializes once upstream updates
+    and all blocking checks pass). On by default, so `make dev` runs the loop with no clicks."""
+    return dg.AutomationConditionSensorDefinition(
+        "automation_sensor",
+        target=dg.AssetSelection.all(),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=settings.automation_interval_seconds,
+        description="Declarative automation: cleaned_features → trained_model → registered_model → deployed_model.",
+    )
+
+
+def executor_for(settings: Settings) -> dg.ExecutorDefinition:
+    """The step executor, chosen by configuration (ML_ASSETS_EXECUTOR), never by a code change."""
+    if settings.executor == "multiprocess":
+        return dg.multiprocess_executor
+    if settings.executor == "celery":
+        from dagster_celery import celery_executor
+
+        broker = settings.celery_broker
+        return celery_executor.configured({"broker": broker, "backend": broker}, name="celery_executor")
+    if settings.executor == "k8s":
+        from dagster_k8s import k8s_job_executor
+
+        return k8s_job_executor
+    raise ValueError(f"ML_ASSETS_EXECUTOR={settings.executor!r}: use multiprocess, celery or k8s")
+
+
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or get_settings()
     return dg.Definitions(
         assets=[ingestion, cleaned_features, trained_model, model_evaluation, registered_model, deployed_model],
         jobs=[ingestion_job, training_job, rollback_job, redeploy_job],
-        sensors=[landing_zone_sensor, drift_retraining_sensor, serving_health_sensor, run_failure_alerts],
+        sensors=[
+            landing_zone_sensor,
+            drift_retraining_sensor,
+            serving_health_sensor,
+            run_failure_alerts,
+            automation_sensor(settings),
+        ],
         schedules=[retraining_schedule],
+        executor=executor_for(settings),
         resources=resources_for(settings),
     )
 

@@ -32,7 +32,14 @@ ENV_VARS: list[tuple[str, str, str]] = [
     ("ML_ASSETS_HEALTH_FAILURES", "2", "Consecutive failed probes that open an incident and request a redeploy."),
     ("ML_ASSETS_REDEPLOY_LIMIT", "3", "Failed redeploys of one incident before rolling the champion back."),
     ("ML_ASSETS_LANDING_INTERVAL_SECONDS", "15", "How often the landing-zone sensor looks for new files."),
+    ("ML_ASSETS_AUTOMATION_INTERVAL_SECONDS", "30", "How often declarative automation is evaluated."),
     ("ML_ASSETS_RETRAIN_CRON", "0 3 * * *", "Cron of the daily retraining schedule (UTC)."),
+    ("ML_ASSETS_EXECUTOR", "multiprocess", "Step executor: multiprocess, celery or k8s."),
+    (
+        "ML_ASSETS_CELERY_BROKER",
+        "redis://127.0.0.1:6379/0",
+        "Celery broker (and result backend) for the celery executor.",
+    ),
     ("ML_ASSETS_ALERT_WEBHOOK", "", "URL that receives alerts as JSON (empty: log lines only)."),
 ]
 
@@ -63,6 +70,9 @@ class Settings:
     alert_webhook: str | None
     landing_interval_seconds: int
     retrain_cron: str
+    automation_interval_seconds: int
+    executor: str
+    celery_broker: str
 
     @property
     def serving_dir(self) -> Path:
@@ -116,4 +126,7 @@ def get_settings() -> Settings:
         alert_webhook=_env("ML_ASSETS_ALERT_WEBHOOK", "") or None,
         landing_interval_seconds=max(5, _int("ML_ASSETS_LANDING_INTERVAL_SECONDS", "15")),
         retrain_cron=_env("ML_ASSETS_RETRAIN_CRON", "0 3 * * *"),
+        automation_interval_seconds=max(5, _int("ML_ASSETS_AUTOMATION_INTERVAL_SECONDS", "30")),
+        executor=_env("ML_ASSETS_EXECUTOR", "multiprocess"),
+        celery_broker=_env("ML_ASSETS_CELERY_BROKER", "redis://127.0.0.1:6379/0"),
     )

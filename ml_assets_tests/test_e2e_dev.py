@@ -66,6 +66,7 @@ def platform(tmp_path_factory):
         ML_ASSETS_SERVING_PORT=str(serve_port),
         ML_ASSETS_LANDING_INTERVAL_SECONDS="5",
         ML_ASSETS_HEALTH_INTERVAL_SECONDS="5",
+        ML_ASSETS_AUTOMATION_INTERVAL_SECONDS="10",
         ML_ASSETS_TRAINING_WINDOW_DAYS="30",
         DAGSTER_HOME=str(home / "dagster"),
     )
@@ -160,6 +161,61 @@ def test_chaos_bad_data_is_blocked(platform) -> None:
     key = dg.AssetCheckKey(dg.AssetKey("raw_data"), "raw_data_contract")
     record = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key]
     assert record.event.dagster_event.event_specific_data.passed is False
+
+
+BROWSER_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+ASSETS = ["raw_data", "quarantined_rows", "cleaned_features", "trained_model", "model_evaluation"]
+ASSETS += ["registered_model", "deployed_model"]
+
+
+@pytest.mark.e2e
+def test_the_ui_in_a_real_browser_shows_assets_checks_and_a_failed_check(platform) -> None:
+    """Headless Debian Chromium driven by Playwright; screenshots go to test-artifacts/."""
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        message = "Debian's chromium is not installed (.ci/run installs it)"
+        if os.environ.get("ML_ASSETS_REQUIRE_SERVICES") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    from ml_assets.settings import REPO_ROOT
+
+    shots = REPO_ROOT / "test-artifacts"
+    shots.mkdir(exist_ok=True)
+    ui = platform["ui"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(chromium), args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        page.goto(f"{ui}/assets", wait_until="networkidle", timeout=90_000)
+        skip = page.get_by_role("button", name="Skip")  # the first-visit community dialog
+        if skip.count():
+            skip.first.click()
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(shots / "catalog.png"))
+        text = page.inner_text("body")
+        assert [a for a in ASSETS if a not in text] == []
+
+        page.goto(f"{ui}/assets/cleaned_features?view=checks", wait_until="networkidle", timeout=90_000)
+        page.wait_for_timeout(1500)
+        checks_text = page.inner_text("body")
+        for check in ("cleaned_features_contract", "no_label_in_features", "no_label_proxies", "no_id_like_features"):
+            assert check in checks_text
+        page.screenshot(path=str(shots / "cleaned_features_checks.png"))
+
+        page.goto(f"{ui}/assets/raw_data?view=checks", wait_until="networkidle", timeout=90_000)
+        page.wait_for_timeout(1500)
+        page.get_by_text("raw_data_contract").first.click()
+        page.wait_for_timeout(2500)
+        failed = page.inner_text("body")
+        page.screenshot(path=str(shots / "failed_check.png"), full_page=True)
+        browser.close()
+    assert "Failed" in failed  # the chaos bad-data batch above blocked it
+    assert "failing_rules" in failed
+    assert "bad_fraction" in failed
 
 
 @pytest.mark.e2e

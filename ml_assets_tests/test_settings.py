@@ -28,7 +28,7 @@ def test_every_setting_has_an_environment_override(tmp_path, monkeypatch) -> Non
     assert s.dagster_home == tmp_path / "dg"
     assert s.warehouse_dir == "s3://bucket/wh"
     assert s.training_window_days == 5
-    assert len(ENV_VARS) == 19
+    assert len(ENV_VARS) == 22
 
 
 def test_defaults_live_under_ml_assets_home(tmp_path, monkeypatch) -> None:
