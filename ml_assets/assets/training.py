@@ -21,7 +21,7 @@ from ml_assets.types import Frame, LazyPartitions
 
 # Transient faults (a tracking store that blinks) are retried with backoff; contract and
 # programming errors are raised as dg.Failure(allow_retries=False) and fail fast.
-STORE_RETRY = dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.FULL)
+STORE_RETRY = dg.RetryPolicy(max_retries=5, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.FULL)
 
 
 class TrainingConfig(dg.Config):
