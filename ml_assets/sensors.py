@@ -7,7 +7,6 @@ committed cursor means one incident gets one remediation, however many ticks see
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import dagster as dg
 
 from ml_assets.lib import landing, registry
+from ml_assets.lib.state import JsonCursor
 from ml_assets.partitions import landed_days
 from ml_assets.resources import LandingZone, MlflowResource
 from ml_assets.resources.alerts import AlertResource
@@ -31,7 +31,7 @@ redeploy_job = dg.define_asset_job(
 
 
 @dataclass
-class WatchState:
+class WatchState(JsonCursor):
     failures: int = 0
     first_failure_at: float | None = None
     last_healthy_version: str | None = None
@@ -42,18 +42,6 @@ class WatchState:
     @property
     def incident(self) -> str | None:
         return None if self.first_failure_at is None else f"incident-{int(self.first_failure_at * 1000)}"
-
-    @classmethod
-    def load(cls, cursor: str | None) -> WatchState:
-        if not cursor:
-            return cls()
-        try:
-            return cls(**json.loads(cursor))
-        except (ValueError, TypeError):
-            return cls()
-
-    def dump(self) -> str:
-        return json.dumps(asdict(self))
 
 
 @dataclass

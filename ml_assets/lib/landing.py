@@ -8,12 +8,12 @@ between two looks, and it is at least ``settle_seconds`` old.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ml_assets import dataset
+from ml_assets.lib.state import JsonCursor
 
 
 def fingerprint(path: Path) -> str:
@@ -25,22 +25,10 @@ def fingerprint(path: Path) -> str:
 
 
 @dataclass
-class LandingState:
+class LandingState(JsonCursor):
     ingested: dict[str, str] = field(default_factory=dict)  # file name -> content fingerprint
     seen: dict[str, list[float]] = field(default_factory=dict)  # file name -> [size, mtime] at last look
     skipped: dict[str, str] = field(default_factory=dict)  # file name -> why (reported once)
-
-    @classmethod
-    def load(cls, cursor: str | None) -> LandingState:
-        if not cursor:
-            return cls()
-        try:
-            return cls(**json.loads(cursor))
-        except (ValueError, TypeError):
-            return cls()
-
-    def dump(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
 
 
 @dataclass

@@ -8,7 +8,6 @@ that race can never both become champion.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import math
 import time
@@ -19,6 +18,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ml_assets.errors import RegistryError
+from ml_assets.lib.state import file_lock
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -124,13 +124,8 @@ def decide(
 def registry_lock(tracking_uri: str, model_name: str) -> Iterator[None]:
     """Serialise alias moves across processes for one registered model."""
     if tracking_uri.startswith("sqlite:///"):
-        path = tracking_uri[len("sqlite:///") :] + f".{model_name}.registry-lock"
-        with open(path, "a+") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with file_lock(tracking_uri[len("sqlite:///") :] + f".{model_name}.registry-lock"):
+            yield
     elif tracking_uri.startswith("postgresql"):
         import sqlalchemy
 

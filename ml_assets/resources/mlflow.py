@@ -7,7 +7,6 @@ different stores never share MLflow's process-global state by accident.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 
 from ml_assets.errors import RegistryError
+from ml_assets.lib.state import file_lock
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -39,7 +39,7 @@ def ensure_store(tracking_uri: str, artifact_root: str, experiment_name: str) ->
         lock_cm: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
         if db is not None:
             db.parent.mkdir(parents=True, exist_ok=True)
-            lock_cm = _file_lock(db.with_suffix(".lock"))
+            lock_cm = file_lock(db.with_suffix(".lock"))
         with lock_cm:
             if db is not None or tracking_uri.startswith(("postgresql", "mysql")):
                 from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
@@ -61,16 +61,6 @@ def ensure_store(tracking_uri: str, artifact_root: str, experiment_name: str) ->
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:300] if text else ""
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    with open(path, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class MlflowResource(dg.ConfigurableResource):
