@@ -163,6 +163,42 @@ def test_chaos_bad_data_is_blocked(platform) -> None:
     assert record.event.dagster_event.event_specific_data.passed is False
 
 
+@pytest.mark.e2e
+def test_chaos_leakage_is_blocked_by_the_label_check(platform) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "ml_assets.cli", "chaos", "leakage"], env=platform["env"], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    instance = instance_of(platform)
+    key = dg.AssetCheckKey(dg.AssetKey("cleaned_features"), "no_label_in_features")
+
+    def label_check_failed():
+        record = instance.event_log_storage.get_latest_asset_check_execution_by_key([key]).get(key)
+        data = record and record.event and record.event.dagster_event.event_specific_data
+        return data is not None and data.passed is False and data
+
+    failed = wait_for("no_label_in_features to fail on the leaky batch", label_check_failed, 240)
+    assert "churn_flag" in str(failed.metadata["failing_columns"].value)
+
+
+@pytest.mark.e2e
+def test_chaos_train_failure_keeps_the_champion(platform) -> None:
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{platform['home']}/mlflow/mlflow.db"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    before = client.get_model_version_by_alias("churn-classifier", "champion").version
+    out = subprocess.run(
+        [sys.executable, "-m", "ml_assets.cli", "chaos", "train-failure"], env=platform["env"], capture_output=True,
+        text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "failed" in out.stdout
+    assert "champion kept" in out.stdout
+    assert client.get_model_version_by_alias("churn-classifier", "champion").version == before
+    assert ready(platform["url"])  # and the deployment still serves
+
+
 BROWSER_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
