@@ -19,6 +19,10 @@ from upath import UPath
 class ParquetWarehouse(dg.UPathIOManager):
     extension: str = ""  # chosen per object below
 
+    def __init__(self, base_path: UPath) -> None:
+        super().__init__(base_path=base_path)
+        self._base_path = base_path
+
     def dump_to_path(self, context: dg.OutputContext, obj: Any, path: UPath) -> None:
         import pandas as pd
 
@@ -50,10 +54,10 @@ class ParquetWarehouse(dg.UPathIOManager):
         that exist, so a consumer can pick a window without reading every day into memory."""
         if not (context.definition_metadata or {}).get("lazy"):
             return super().load_partitions(context)
-        paths = self._get_paths_for_partitions(context)
+        base = self._base_path / self.get_asset_relative_path(context)
         loaders: dict[str, Callable[[], Any]] = {}
         for key in sorted(context.asset_partition_keys):
-            path = paths[key]
+            path = self.get_path_for_partition(context, base, key)
             if path.with_suffix(".parquet").exists() or path.with_suffix(".json").exists():
                 loaders[key] = partial(self.load_from_path, context, path)
         return loaders
