@@ -169,14 +169,17 @@ def test_chaos_leakage_is_blocked_by_the_label_check(platform) -> None:
         [sys.executable, "-m", "ml_assets.cli", "chaos", "leakage"], env=platform["env"], capture_output=True, text=True
     )
     assert out.returncode == 0, out.stderr
+    day = dataset.partition_key_for(Path(out.stdout.split("landed ")[1].split(": ")[0]))
     instance = instance_of(platform)
-    key = dg.AssetCheckKey(dg.AssetKey("cleaned_features"), "no_label_in_features")
 
     def label_check_failed():
-        record = instance.event_log_storage.get_latest_asset_check_execution_by_key([key]).get(key)
-        data = record and record.event and record.event.dagster_event.event_specific_data
-        # while the check is in flight its newest event is the planned one, with no verdict yet
-        return getattr(data, "passed", None) is False and data
+        # look in the leaky day's own runs: a later run for another day may be the check's newest
+        for run in instance.get_runs(filters=dg.RunsFilter(tags={"dagster/partition": day})):
+            for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
+                data = entry.dagster_event.event_specific_data
+                if data.check_name == "no_label_in_features" and not data.passed:
+                    return data
+        return None
 
     failed = wait_for("no_label_in_features to fail on the leaky batch", label_check_failed, 240)
     assert "churn_flag" in str(failed.metadata["failing_columns"].value)
