@@ -31,15 +31,12 @@ def prepare_instance_env(settings: Settings) -> None:
 
 
 def first_error(result: object) -> str:
-    import dagster as dg
-
     for event in result.all_events:  # type: ignore[attr-defined]
         if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
             err = event.step_failure_data.error
             while err.cause is not None and "Failure" not in err.cls_name:
                 err = err.cause
             return f"{event.step_key}: {err.message.strip().splitlines()[0]}"
-    del dg
     return ""
 
 
