@@ -72,7 +72,7 @@ def automation_sensor(settings: Settings) -> dg.AutomationConditionSensorDefinit
     return dg.AutomationConditionSensorDefinition(
         "automation_sensor",
         target=dg.AssetSelection.all(),
-        default_status=dg.DefaultSensorStatus.RUNNING,
+        default_status=dg.DefaultSensorStatus.RUNNING if settings.automation else dg.DefaultSensorStatus.STOPPED,
         minimum_interval_seconds=settings.automation_interval_seconds,
         description="Declarative automation: cleaned_features → trained_model → registered_model → deployed_model.",
     )

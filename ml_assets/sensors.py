@@ -108,12 +108,15 @@ def decide(
 
 
 _settings = get_settings()
+# ML_ASSETS_AUTOMATION=off starts every sensor and the schedule stopped (a staging deployment, a
+# maintenance window); they are turned on in the UI, and that choice is kept in the instance.
+SENSOR_STATUS = dg.DefaultSensorStatus.RUNNING if _settings.automation else dg.DefaultSensorStatus.STOPPED
 
 
 @dg.sensor(
     job=redeploy_job,
     minimum_interval_seconds=_settings.health_interval_seconds,
-    default_status=dg.DefaultSensorStatus.RUNNING,
+    default_status=SENSOR_STATUS,
     description="Probes the serving endpoint with a real canary prediction; redeploys after repeated failures, "
     "rolls the champion back when redeploys keep failing, and records every probe on deployed_model.",
 )
@@ -171,7 +174,7 @@ def serving_health_sensor(
 
 
 @dg.run_failure_sensor(
-    default_status=dg.DefaultSensorStatus.RUNNING,
+    default_status=SENSOR_STATUS,
     description="Sends one alert for every failed run, including the watchdog's redeploys.",
 )
 def run_failure_alerts(context: dg.RunFailureSensorContext, alerts: AlertResource) -> None:
@@ -189,7 +192,7 @@ def run_failure_alerts(context: dg.RunFailureSensorContext, alerts: AlertResourc
 @dg.sensor(
     job_name="ingestion_job",
     minimum_interval_seconds=int(_settings.landing_interval_seconds),
-    default_status=dg.DefaultSensorStatus.RUNNING,
+    default_status=SENSOR_STATUS,
     description="Starts one ingestion run per new or changed landed day. Ignores *.tmp files and files "
     "whose size or mtime is still changing; reports files it cannot map to a day.",
 )
@@ -210,7 +213,7 @@ def landing_zone_sensor(context: dg.SensorEvaluationContext, landing_zone: Landi
 @dg.asset_sensor(
     asset_key=dg.AssetKey("cleaned_features"),
     job_name="training_job",
-    default_status=dg.DefaultSensorStatus.RUNNING,
+    default_status=SENSOR_STATUS,
     description="Retrains when a new feature batch drifts past the PSI threshold (feature_drift check).",
 )
 def drift_retraining_sensor(context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry):
@@ -226,6 +229,6 @@ retraining_schedule = dg.ScheduleDefinition(
     name="daily_retraining",
     job_name="training_job",
     cron_schedule=_settings.retrain_cron,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
+    default_status=dg.DefaultScheduleStatus.RUNNING if _settings.automation else dg.DefaultScheduleStatus.STOPPED,
     description="Retrains on the newest window every day; the gate decides whether it replaces the champion.",
 )

@@ -20,7 +20,11 @@ ENV_VARS: list[tuple[str, str, str]] = [
     ("ML_ASSETS_WAREHOUSE_DIR", "$ML_ASSETS_HOME/warehouse", "Parquet warehouse (local path or s3://...)."),
     ("ML_ASSETS_QUARANTINE_DIR", "$ML_ASSETS_HOME/quarantine", "Quarantined rows, with reasons."),
     ("MLFLOW_TRACKING_URI", "sqlite:///$ML_ASSETS_HOME/mlflow/mlflow.db", "MLflow tracking and registry store."),
-    ("ML_ASSETS_MLFLOW_ARTIFACT_ROOT", "$ML_ASSETS_HOME/mlflow/artifacts", "Artifact root for a new experiment."),
+    (
+        "ML_ASSETS_MLFLOW_ARTIFACT_ROOT",
+        "$ML_ASSETS_HOME/mlflow/artifacts",
+        "Artifact root for a new experiment (unset with an http(s) tracking server: the server's store).",
+    ),
     ("ML_ASSETS_EXPERIMENT", "ml-assets", "MLflow experiment name."),
     ("ML_ASSETS_MODEL_NAME", "churn-classifier", "Registered model name in MLflow."),
     ("DAGSTER_HOME", "$ML_ASSETS_HOME/dagster", "Dagster instance directory."),
@@ -41,6 +45,11 @@ ENV_VARS: list[tuple[str, str, str]] = [
         "Celery broker (and result backend) for the celery executor.",
     ),
     ("ML_ASSETS_ALERT_WEBHOOK", "", "URL that receives alerts as JSON (empty: log lines only)."),
+    (
+        "ML_ASSETS_AUTOMATION",
+        "on",
+        "on: sensors and the schedule start running; off: they start stopped (turn them on in the UI).",
+    ),
 ]
 
 
@@ -73,6 +82,7 @@ class Settings:
     automation_interval_seconds: int
     executor: str
     celery_broker: str
+    automation: bool
 
     @property
     def serving_dir(self) -> Path:
@@ -106,13 +116,19 @@ def get_settings() -> Settings:
     """Read the settings from the environment (cheap: call it where you need it)."""
     home = Path(_env("ML_ASSETS_HOME", str(REPO_ROOT / ".ml_assets"))).expanduser().resolve()
     mlflow_dir = home / "mlflow"
+    tracking_uri = _env("MLFLOW_TRACKING_URI", f"sqlite:///{mlflow_dir / 'mlflow.db'}")
+    # a tracking server owns its artifact store (--artifacts-destination / --default-artifact-root)
+    default_artifacts = "" if tracking_uri.startswith(("http://", "https://")) else str(mlflow_dir / "artifacts")
+    automation = _env("ML_ASSETS_AUTOMATION", "on").lower()
+    if automation not in ("on", "off"):
+        raise ValueError(f"ML_ASSETS_AUTOMATION={automation!r}: use on or off")
     return Settings(
         home=home,
         landing_dir=Path(_env("ML_ASSETS_LANDING_DIR", str(home / "landing"))).expanduser(),
         warehouse_dir=_env("ML_ASSETS_WAREHOUSE_DIR", str(home / "warehouse")),
         quarantine_dir=Path(_env("ML_ASSETS_QUARANTINE_DIR", str(home / "quarantine"))).expanduser(),
-        mlflow_tracking_uri=_env("MLFLOW_TRACKING_URI", f"sqlite:///{mlflow_dir / 'mlflow.db'}"),
-        mlflow_artifact_root=_env("ML_ASSETS_MLFLOW_ARTIFACT_ROOT", str(mlflow_dir / "artifacts")),
+        mlflow_tracking_uri=tracking_uri,
+        mlflow_artifact_root=_env("ML_ASSETS_MLFLOW_ARTIFACT_ROOT", default_artifacts),
         experiment_name=_env("ML_ASSETS_EXPERIMENT", "ml-assets"),
         model_name=_env("ML_ASSETS_MODEL_NAME", "churn-classifier"),
         dagster_home=Path(_env("DAGSTER_HOME", str(home / "dagster"))).expanduser(),
@@ -129,4 +145,5 @@ def get_settings() -> Settings:
         automation_interval_seconds=max(5, _int("ML_ASSETS_AUTOMATION_INTERVAL_SECONDS", "30")),
         executor=_env("ML_ASSETS_EXECUTOR", "multiprocess"),
         celery_broker=_env("ML_ASSETS_CELERY_BROKER", "redis://127.0.0.1:6379/0"),
+        automation=automation == "on",
     )

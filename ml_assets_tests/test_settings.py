@@ -28,7 +28,7 @@ def test_every_setting_has_an_environment_override(tmp_path, monkeypatch) -> Non
     assert s.dagster_home == tmp_path / "dg"
     assert s.warehouse_dir == "s3://bucket/wh"
     assert s.training_window_days == 5
-    assert len(ENV_VARS) == 22
+    assert len(ENV_VARS) == 23
 
 
 def test_defaults_live_under_ml_assets_home(tmp_path, monkeypatch) -> None:
@@ -50,3 +50,38 @@ def test_a_malformed_number_is_named(monkeypatch) -> None:
 def test_default_home_is_the_repo_dot_ml_assets(monkeypatch) -> None:
     monkeypatch.delenv("ML_ASSETS_HOME", raising=False)
     assert get_settings().home == REPO_ROOT / ".ml_assets"
+
+
+def test_a_tracking_server_owns_the_artifact_store_unless_told(monkeypatch) -> None:
+    monkeypatch.delenv("ML_ASSETS_MLFLOW_ARTIFACT_ROOT", raising=False)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.internal:5000")
+    assert get_settings().mlflow_artifact_root == ""  # the server's --artifacts-destination decides
+    monkeypatch.setenv("ML_ASSETS_MLFLOW_ARTIFACT_ROOT", "s3://models/artifacts")
+    assert get_settings().mlflow_artifact_root == "s3://models/artifacts"
+
+
+def test_automation_can_start_stopped(monkeypatch) -> None:
+    from ml_assets.definitions import build_definitions
+
+    monkeypatch.setenv("ML_ASSETS_AUTOMATION", "off")
+    assert get_settings().automation is False
+    sensor = build_definitions().get_sensor_def("automation_sensor")
+    assert sensor.default_status.value == "STOPPED"
+    monkeypatch.setenv("ML_ASSETS_AUTOMATION", "sometimes")
+    with pytest.raises(ValueError, match="ML_ASSETS_AUTOMATION='sometimes': use on or off"):
+        get_settings()
+
+
+def test_automation_off_stops_every_sensor_and_the_schedule(tmp_path) -> None:
+    # sensors.py reads the setting at import: check it in a fresh interpreter
+    code = (
+        "from ml_assets.definitions import defs\n"
+        "r = defs.get_repository_def()\n"
+        "print(sorted({s.default_status.value for s in r.sensor_defs}), r.schedule_defs[0].default_status.value)"
+    )
+    env = {"ML_ASSETS_AUTOMATION": "off", "ML_ASSETS_HOME": str(tmp_path)}
+    import os
+
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["['STOPPED']", "STOPPED"]

@@ -44,11 +44,13 @@ def ensure_store(tracking_uri: str, artifact_root: str, experiment_name: str) ->
             if db is not None or tracking_uri.startswith(("postgresql", "mysql")):
                 from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
-                SqlAlchemyStore(tracking_uri, artifact_root)
+                SqlAlchemyStore(tracking_uri, artifact_root or None)
             client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
             exp = client.get_experiment_by_name(experiment_name)
             if exp is not None:
                 return exp.experiment_id
+            if not artifact_root:  # a tracking server chooses (and may proxy) the artifact store
+                return client.create_experiment(experiment_name)
             location = artifact_root if "://" in artifact_root else Path(artifact_root).resolve().as_uri()
             return client.create_experiment(experiment_name, artifact_location=location)
     except Exception as exc:
