@@ -8,7 +8,9 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from ml_assets.errors import LandingZoneError
 from ml_assets.settings import Settings
@@ -40,20 +42,33 @@ def first_error(result: object) -> str:
     return ""
 
 
+def ingestion_job_def() -> object:
+    """The ingestion job, rebuilt from the environment (a target for ``dg.reconstructable``)."""
+    from ml_assets.definitions import build_definitions
+
+    return build_definitions().resolve_job_def("ingestion_job")
+
+
+def training_job_def() -> object:
+    """The training job, rebuilt from the environment (a target for ``dg.reconstructable``)."""
+    from ml_assets.definitions import build_definitions
+
+    return build_definitions().resolve_job_def("training_job")
+
+
 def _ingest_one(day: str) -> RunSummary:
     """One day's ingestion run in a worker process (settings come from the inherited environment)."""
     import dagster as dg
 
-    from ml_assets.definitions import build_definitions
+    from ml_assets.settings import get_settings
 
-    return _execute(build_definitions().resolve_job_def("ingestion_job"), dg.DagsterInstance.get(), day)
+    return _execute(ingestion_job_def, dg.DagsterInstance.get(), day, get_settings().executor)
 
 
 def materialize_everything(settings: Settings, progress: bool = True, jobs: int = 2) -> list[RunSummary]:
     """Ingest every landed day (one run per partition), then train, evaluate and register."""
     import dagster as dg
 
-    from ml_assets.definitions import build_definitions
     from ml_assets.lib import ingest
     from ml_assets.partitions import landed_days
 
@@ -63,7 +78,6 @@ def materialize_everything(settings: Settings, progress: bool = True, jobs: int 
             f"landing zone {settings.landing_dir} holds no batch files (*YYYY-MM-DD*.csv|.parquet): "
             "run `ml-assets demo-data` or drop files there"
         )
-    defs = build_definitions(settings)
     instance = dg.DagsterInstance.get()
     existing = set(instance.get_dynamic_partitions(landed_days.name))
     new = [d for d in days if d not in existing]
@@ -72,11 +86,10 @@ def materialize_everything(settings: Settings, progress: bool = True, jobs: int 
     summaries: list[RunSummary] = []
     workers = max(1, min(jobs, len(days)))
     if workers == 1:
-        ingestion_job = defs.resolve_job_def("ingestion_job")
         for i, day in enumerate(days, 1):
             if progress:
                 print(f"[{i}/{len(days)}] ingesting {day} ...", file=sys.stderr, flush=True)
-            summaries.append(_execute(ingestion_job, instance, day))
+            summaries.append(_execute(ingestion_job_def, instance, day, settings.executor))
     else:
         # days are independent partitions: ingest them side by side, one run each
         import multiprocessing
@@ -92,18 +105,34 @@ def materialize_everything(settings: Settings, progress: bool = True, jobs: int 
         summaries.sort(key=lambda r: r.partition)
     if progress:
         print("training, evaluating, registering ...", file=sys.stderr, flush=True)
-    summaries.append(_execute(defs.resolve_job_def("training_job"), instance, None))
+    summaries.append(_execute(training_job_def, instance, None, settings.executor))
     return summaries
 
 
-def _execute(job: object, instance: object, partition: str | None) -> RunSummary:
+def _execute(job_fn: Callable[[], object], instance: object, partition: str | None, executor: str) -> RunSummary:
+    """One run on the instance. With the default executor the steps run in this process (fast,
+    no per-step interpreter start); with celery or k8s the job is reconstructable and its
+    configured executor ships every step to the workers."""
+    import dagster as dg
+
     started = time.monotonic()
-    result = job.execute_in_process(  # type: ignore[attr-defined]
-        instance=instance,
-        partition_key=partition,
-        raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-    )
+    run_config = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    if executor == "multiprocess":
+        result = job_fn().execute_in_process(  # type: ignore[attr-defined]
+            instance=instance, partition_key=partition, raise_on_error=False, run_config=run_config
+        )
+        job_name = result.job_def.name
+    else:
+        tags = {"dagster/partition": partition} if partition else None
+        with dg.execute_job(
+            dg.reconstructable(job_fn), instance, run_config=run_config, tags=tags, raise_on_error=False
+        ) as result:
+            job_name = result.job_def.name
+            return _summarize(result, job_name, partition, started)
+    return _summarize(result, job_name, partition, started)
+
+
+def _summarize(result: Any, job_name: str, partition: str | None, started: float) -> RunSummary:
     failed_checks = [
         e.asset_check_evaluation_data.check_name
         for e in result.all_events
@@ -116,7 +145,7 @@ def _execute(job: object, instance: object, partition: str | None) -> RunSummary
     if failed_checks:
         status, error = "BLOCKED", f"blocking check(s) failed: {', '.join(failed_checks)}"
     return RunSummary(
-        job=job.name,  # type: ignore[attr-defined]
+        job=job_name,
         partition=partition or "-",
         status=status,
         seconds=time.monotonic() - started,

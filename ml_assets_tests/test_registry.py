@@ -236,3 +236,29 @@ def test_the_seed_scenario_a_failed_build_leaves_a_deployable_champion(landed, i
     proba = model.predict(training.features_of(example))
     assert proba.shape == (5, 2)
     assert dg.AssetKey("registered_model")  # the asset the UI shows for it
+
+
+def test_registering_the_same_training_run_twice_returns_its_first_version(settings) -> None:
+    """A step retried (or a run re-executed after its worker died between registering and reporting
+    success) must not mint a second version of the same model."""
+    import mlflow
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from ml_assets.resources import MlflowResource
+
+    res = MlflowResource(tracking_uri=settings.mlflow_tracking_uri, artifact_root=settings.mlflow_artifact_root)
+    client = res.client()
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    y = (X[:, 0] > 0).astype(int)
+    uris = {}
+    for name in ("first", "second"):
+        with res.active_run(name) as run:
+            uris[run.info.run_id] = mlflow.sklearn.log_model(LogisticRegression().fit(X, y), name="model").model_uri
+    (run_a, uri_a), (run_b, uri_b) = uris.items()
+    with res.using():
+        v1 = registry.register_version(client, "idem", uri_a, run_a, {})
+        again = registry.register_version(client, "idem", uri_a, run_a, {})
+        v2 = registry.register_version(client, "idem", uri_b, run_b, {})
+    assert (str(v1.version), str(again.version), str(v2.version)) == ("1", "1", "2")
+    assert len(client.search_model_versions("name='idem'")) == 2

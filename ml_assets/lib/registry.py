@@ -188,9 +188,16 @@ def register_version(
 ) -> ModelVersion:
     """Register ``model_uri`` as a new version of ``name`` (creating the model if needed).
 
+    Idempotent per training run: if a version from MLflow run ``run_id`` already exists (a step
+    retried, or a run re-executed after its worker died between registering and reporting
+    success), that version is returned instead of registering a duplicate.
     Call it with MLflow's fluent API pointed at the store (``MlflowResource.using()``)."""
     import mlflow
     from mlflow.exceptions import MlflowException
+
+    existing = client.search_model_versions(f"name='{name}' and run_id='{run_id}'")
+    if existing:
+        return min(existing, key=lambda mv: int(mv.version))
 
     try:
         client.create_registered_model(name)
