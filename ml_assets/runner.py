@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -124,6 +125,8 @@ def _execute(job_fn: Callable[[], object], instance: object, partition: str | No
         job_name = result.job_def.name
     else:
         tags = {"dagster/partition": partition} if partition else None
+        # dagster-celery registers its step task once per submission; Celery warns about it each time
+        warnings.filterwarnings("ignore", message="Task name 'execute_plan' is already registered")
         with dg.execute_job(
             dg.reconstructable(job_fn), instance, run_config=run_config, tags=tags, raise_on_error=False
         ) as result:
