@@ -2,9 +2,12 @@
 
 import hashlib
 
-from ml_assets.lib import registry
+import dagster as dg
+
+from ml_assets.definitions import build_definitions
+from ml_assets.lib import ingest, registry
 from ml_assets_tests.conftest import land_demo, mlflow_client
-from ml_assets_tests.pipeline_helpers import check_results, ingest_days, train
+from ml_assets_tests.pipeline_helpers import QUIET, all_assets, check_results, ingest_days, train
 
 
 def _digest(paths):
@@ -55,3 +58,36 @@ def test_identical_retraining_keeps_the_champion(settings, instance) -> None:
     client = mlflow_client(settings)
     assert str(client.get_model_version_by_alias(settings.model_name, "champion").version) == "1"
     assert str(client.get_model_version_by_alias(settings.model_name, "challenger").version) == "2"
+
+
+def test_automation_never_requests_features_for_a_blocked_day(settings, instance) -> None:
+    """Check results are per landed day: a clean later day must not unblock an earlier bad one."""
+    import pandas as pd
+
+    from ml_assets.checks.data_contracts import RAW_CONTRACT
+    from ml_assets.definitions import resources_for
+    from ml_assets.partitions import landed_days
+
+    first, _ = sorted(land_demo(settings, days=2, rows=1_000))
+    bad = pd.read_parquet(first)
+    bad.loc[bad.index[:100], "age"] = -3  # 10% of the day breaks the contract: over the 1% tolerance
+    bad.to_parquet(first, index=False)
+    blocked_day, clean_day = sorted(ingest.list_landed_files(settings.landing_dir))
+    instance.add_dynamic_partitions(landed_days.name, [blocked_day, clean_day])
+    defs = build_definitions(settings)
+    tick = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+
+    # raw data only (the blocked day first, the clean day last), then let automation decide
+    results = {}
+    for day in (blocked_day, clean_day):
+        results[day] = dg.materialize(
+            all_assets(settings), selection=dg.AssetSelection.assets("raw_data", "quarantined_rows"),
+            partition_key=day, instance=instance, resources=resources_for(settings), raise_on_error=False,
+            run_config=QUIET,
+        )  # fmt: skip
+    assert not check_results(results[blocked_day])[RAW_CONTRACT].passed
+    assert check_results(results[clean_day])[RAW_CONTRACT].passed
+    assert {e.partition for e in results[blocked_day].get_asset_check_evaluations()} == {blocked_day}
+
+    tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+    assert tick.get_requested_partitions(dg.AssetKey("cleaned_features")) == {clean_day}

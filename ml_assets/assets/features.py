@@ -6,7 +6,7 @@ from ml_assets import dataset
 from ml_assets import metadata as md
 from ml_assets.checks import data_contracts, drift, leakage
 from ml_assets.lib import features
-from ml_assets.partitions import landed_days
+from ml_assets.partitions import day_check, landed_days
 from ml_assets.types import Frame
 
 BLOCKING_CHECKS = (
@@ -47,31 +47,31 @@ def reference_profile(instance: dg.DagsterInstance) -> dict | None:
     kinds={"pandas", "parquet"},
     automation_condition=dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed(),
     check_specs=[
-        dg.AssetCheckSpec(
+        day_check(
             data_contracts.FEATURE_CONTRACT,
             asset="cleaned_features",
             blocking=True,
             description="Every row satisfies the FeatureTable contract (dtypes, ranges, categories, unique ids).",
         ),
-        dg.AssetCheckSpec(
+        day_check(
             leakage.NO_LABEL,
             asset="cleaned_features",
             blocking=True,
             description="The label and its aliases are not among the features.",
         ),
-        dg.AssetCheckSpec(
+        day_check(
             leakage.NO_PROXY,
             asset="cleaned_features",
             blocking=True,
             description="No feature nearly determines the label on its own (ROC AUC or |corr| threshold).",
         ),
-        dg.AssetCheckSpec(
+        day_check(
             leakage.NO_ID_LIKE,
             asset="cleaned_features",
             blocking=True,
             description="No feature looks like a row id (unique per row, or monotonic with row order).",
         ),
-        dg.AssetCheckSpec(
+        day_check(
             drift.FEATURE_DRIFT,
             asset="cleaned_features",
             description="PSI of the batch against the training reference of the newest model.",

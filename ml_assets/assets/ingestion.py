@@ -9,7 +9,7 @@ from ml_assets.checks import data_contracts
 from ml_assets.checks.data_contracts import RAW_CONTRACT, RAW_QUARANTINE
 from ml_assets.errors import ContractViolation, LandingZoneError
 from ml_assets.lib import ingest
-from ml_assets.partitions import landed_days
+from ml_assets.partitions import day_check, landed_days
 from ml_assets.resources import LandingZone
 from ml_assets.settings import get_settings
 
@@ -37,15 +37,13 @@ class IngestionConfig(dg.Config):
     partitions_def=landed_days,
     group_name="ingestion",
     check_specs=[
-        dg.AssetCheckSpec(
+        day_check(
             RAW_CONTRACT,
             asset="raw_data",
             blocking=True,
             description="Blocks the batch when more rows break the contract than the quarantine tolerance allows.",
         ),
-        dg.AssetCheckSpec(
-            RAW_QUARANTINE, asset="raw_data", description="Warns when any row of the batch was quarantined."
-        ),
+        day_check(RAW_QUARANTINE, asset="raw_data", description="Warns when any row of the batch was quarantined."),
     ],
 )
 def ingestion(context: dg.AssetExecutionContext, config: IngestionConfig, landing_zone: LandingZone):
