@@ -206,3 +206,53 @@ def test_policy_waits_for_a_running_redeploy_then_escalates() -> None:
     healthy = decide(done.state, True, "ok", "2", 12.0, 0, False, 2, 3)
     assert healthy.state.incident is None
     assert healthy.alerts[0][0] == "serving_recovered"
+
+
+BROKEN_ANSWERS = {
+    "server_error": (500, '{"error": "boom"}', "/invocations answered 500"),
+    "nan": (200, '{"predictions": [[NaN, 0.5], [0.5, 0.5], [0.5, 0.5]]}', "NaN or wrong-shaped predictions"),
+    "wrong_shape": (200, '{"predictions": [[0.5, 0.5]]}', "NaN or wrong-shaped predictions"),
+    "not_json": (200, "<html>gateway</html>", "NaN or wrong-shaped predictions"),
+    "rejects_canary": (422, '{"error": "bad"}', "/invocations rejected the canary with 422"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_ANSWERS))
+def test_the_probe_recognises_a_broken_model_server(case) -> None:
+    """A real HTTP server on 127.0.0.1 standing in for a model server gone wrong: it is ready and
+    names a version, but its predictions are broken in one way each."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from ml_assets.resources.deployment import probe_endpoint
+
+    status, body, expected = BROKEN_ANSWERS[case]
+
+    class Broken(BaseHTTPRequestHandler):
+        def _send(self, code: int, text: str) -> None:
+            data = text.encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            self._send(200, '{"status": "ready", "version": "7"}')
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self._send(status, body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Broken)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        probe = probe_endpoint(f"http://127.0.0.1:{server.server_address[1]}", "7", timeout=5)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert probe.healthy is False
+    assert probe.reason == expected
+    assert probe.version == "7"
