@@ -185,24 +185,36 @@ def test_the_pipeline_runs_every_step_on_a_celery_worker(stack, instance) -> Non
     assert any(stack["artifacts"].rglob("MLmodel")), "model artifacts were not stored by the MLflow server"
 
 
-def test_a_killed_run_worker_fails_the_run_and_a_reexecution_registers_once(stack, instance) -> None:
-    """kill -9 of the process running a training run (its step keeps running on the Celery worker).
-    The run is marked failed, and a re-execution from failure through GraphQL — what the UI's
-    button sends — finishes the run with exactly one new model version."""
-    from dagster_graphql import DagsterGraphQLClient
-    from mlflow import MlflowClient
-
+@pytest.fixture(scope="module")
+def control_plane(stack) -> str:
+    """dagster-daemon (queue, run monitoring) and dagster-webserver (GraphQL) on the stack's instance."""
     s, ui_port = stack["stack"], free_port()
     s.start("daemon", [_tool("dagster-daemon"), "run", "-w", str(REPO_ROOT / "workspace.yaml")])
     s.start("webserver", [_tool("dagster-webserver"), "-h", "127.0.0.1", "-p", str(ui_port),
                           "-w", str(REPO_ROOT / "workspace.yaml")])  # fmt: skip
-    ui = f"http://127.0.0.1:{ui_port}"
-    wait_for("the Dagster webserver", lambda: _up(f"{ui}/server_info"), 180)
+    wait_for("the Dagster webserver", lambda: _up(f"http://127.0.0.1:{ui_port}/server_info"), 180)
+    return f"http://127.0.0.1:{ui_port}"
+
+
+def _submit(ui: str, job: str, tags: dict[str, str] | None = None) -> str:
+    from dagster_graphql import DagsterGraphQLClient
+
+    port = int(ui.rsplit(":", 1)[1])
+    return DagsterGraphQLClient("127.0.0.1", port_number=port).submit_job_execution(job, tags=tags)
+
+
+def test_a_killed_run_worker_fails_the_run_and_a_reexecution_registers_once(stack, control_plane, instance) -> None:
+    """kill -9 of the process running a training run (its step keeps running on the Celery worker).
+    The run is marked failed, and a re-execution from failure through GraphQL — what the UI's
+    button sends — finishes the run with exactly one new model version."""
+    from mlflow import MlflowClient
+
+    ui = control_plane
     client = MlflowClient(tracking_uri=stack["mlflow_uri"], registry_uri=stack["mlflow_uri"])
     versions_before = len(client.search_model_versions("name='churn-classifier'"))
     assert versions_before >= 1, "the previous test leaves a champion behind"
 
-    run_id = DagsterGraphQLClient("127.0.0.1", port_number=ui_port).submit_job_execution("training_job")
+    run_id = _submit(ui, "training_job")
 
     def training_started():
         started = events(instance, run_id, "PIPELINE_START")
@@ -249,3 +261,28 @@ def test_a_killed_run_worker_fails_the_run_and_a_reexecution_registers_once(stac
     assert len(client.search_model_versions("name='churn-classifier'")) == versions_before + 1
     materialized = instance.fetch_materializations(dg.AssetKey("registered_model"), limit=100).records
     assert [r.run_id for r in materialized if r.run_id in (run_id, child_id)] == [child_id]
+
+
+def test_run_monitoring_stops_a_training_over_its_max_runtime_and_keeps_the_champion(
+    stack, control_plane, instance
+) -> None:
+    """The training job's `dagster/max_runtime` tag (1 h by default) enforced by the daemon's run
+    monitoring: here 2 seconds, so the run is stopped mid-training and nothing is registered."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=stack["mlflow_uri"], registry_uri=stack["mlflow_uri"])
+    champion = client.get_model_version_by_alias("churn-classifier", "champion").version
+    versions_before = len(client.search_model_versions("name='churn-classifier'"))
+    run_id = _submit(control_plane, "training_job", tags={"dagster/max_runtime": "2"})
+
+    def stopped():
+        run = instance.get_run_by_id(run_id)
+        return run.is_finished and run
+
+    run = wait_for("run monitoring to stop the run", stopped, 180, 1)
+    assert run.status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
+    messages = " ".join(e.message for e in instance.all_logs(run_id) if e.message)
+    assert "maximum runtime of 2 seconds" in messages.lower(), messages[-2000:]
+    assert not [e for e in events(instance, run_id, "STEP_SUCCESS") if e.step_key == "registered_model"]
+    assert client.get_model_version_by_alias("churn-classifier", "champion").version == champion
+    assert len(client.search_model_versions("name='churn-classifier'")) == versions_before
