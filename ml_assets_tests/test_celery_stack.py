@@ -286,3 +286,48 @@ def test_run_monitoring_stops_a_training_over_its_max_runtime_and_keeps_the_cham
     assert not [e for e in events(instance, run_id, "STEP_SUCCESS") if e.step_key == "registered_model"]
     assert client.get_model_version_by_alias("churn-classifier", "champion").version == champion
     assert len(client.search_model_versions("name='churn-classifier'")) == versions_before
+
+
+def _materialize(ui: str, assets: list[str]) -> str:
+    """What the UI's Materialize button sends: a run of the implicit asset job, with no job tags
+    (the same shape as the automation sensor's runs)."""
+    gql = f"{ui}/graphql"
+    where = requests.post(gql, json={"query": "{ workspaceOrError { ... on Workspace { locationEntries { name } } } }"},
+                          timeout=60).json()  # fmt: skip
+    location = where["data"]["workspaceOrError"]["locationEntries"][0]["name"]
+    mutation = """mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
+      __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }"""
+    selector = {"repositoryLocationName": location, "repositoryName": "__repository__", "jobName": "__ASSET_JOB",
+                "assetSelection": [{"path": [a]} for a in assets]}  # fmt: skip
+    reply = requests.post(gql, json={"query": mutation, "variables": {"params": {"selector": selector}}}, timeout=60)
+    launched = reply.json()["data"]["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    return launched["run"]["runId"]
+
+
+def test_one_training_at_a_time_whoever_launches_it(stack, control_plane, instance) -> None:
+    """deploy/dagster.yaml puts trained_model and registered_model in the pool "training" at run
+    granularity. A training_job run (tagged ml_assets/stage=training) and an untagged
+    materialization of the same assets, submitted together, run one after the other."""
+    in_progress = {dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING}
+    tagged = _submit(control_plane, "training_job")
+    untagged = _materialize(control_plane, ["trained_model", "model_evaluation", "registered_model"])
+    assert instance.get_run_by_id(untagged).tags.get("ml_assets/stage") is None
+
+    samples = []
+
+    def both_finished():
+        statuses = [instance.get_run_by_id(r).status for r in (tagged, untagged)]
+        samples.append(statuses)
+        return all(s not in in_progress and s != dg.DagsterRunStatus.QUEUED for s in statuses)
+
+    wait_for("both trainings to finish", both_finished, 600, 0.5)
+    for run_id in (tagged, untagged):
+        run = instance.get_run_by_id(run_id)
+        assert run.status == dg.DagsterRunStatus.SUCCESS, [e.message for e in instance.all_logs(run_id)][-20:]
+    assert not [s for s in samples if all(x in in_progress for x in s)], "the two trainings overlapped"
+    assert [s for s in samples if dg.DagsterRunStatus.QUEUED in s and any(x in in_progress for x in s)], (
+        "one training should have waited in the queue while the other ran"
+    )
+    first, second = sorted((instance.get_run_record_by_id(r) for r in (tagged, untagged)), key=lambda r: r.start_time)
+    assert second.start_time >= first.end_time

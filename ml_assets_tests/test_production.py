@@ -124,17 +124,22 @@ def test_registry_concurrency_on_a_postgres_mlflow_store(database, tmp_path) -> 
     assert float(client.get_model_version_by_alias("racer", "champion").tags["auc"]) == max(aucs)
 
 
-def test_deploy_configuration_is_valid(monkeypatch, tmp_path) -> None:
-    # dagster.yaml is a valid instance config (validated by Dagster's own schema)
-    from dagster._core.instance.config import dagster_instance_config
-
-    for key, value in pg_env("ml_assets").items():
+def test_deploy_configuration_is_valid(database, monkeypatch, tmp_path) -> None:
+    # dagster.yaml loads as an instance (Dagster validates it against its own schema)
+    for key, value in pg_env(database).items():
         monkeypatch.setenv(key, value)
-    config, _ = dagster_instance_config(str(DEPLOY), "dagster.yaml")
-    assert config["run_coordinator"]["class"] == "QueuedRunCoordinator"
-    limits = {(x["key"], x["value"]): x["limit"] for x in config["run_coordinator"]["config"]["tag_concurrency_limits"]}
-    assert limits[("ml_assets/stage", "training")] == 1
-    assert config["run_monitoring"]["enabled"] is True
+    instance = dg.DagsterInstance.from_config(str(DEPLOY))
+    try:
+        assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+        concurrency = instance.get_concurrency_config()
+        limits = {(x["key"], x["value"]): x["limit"] for x in concurrency.run_queue_config.tag_concurrency_limits}
+        assert limits[("ml_assets/stage", "training")] == 1
+        # the pool of trained_model and registered_model: one such run at a time, whoever launched it
+        assert concurrency.pool_config.pool_granularity.value == "run"
+        assert concurrency.pool_config.default_pool_limit == 1
+        assert instance.run_monitoring_enabled is True
+    finally:
+        instance.dispose()
     text = (DEPLOY / "dagster.yaml").read_text()
     assert "password:\n        env: DAGSTER_PG_PASSWORD" in text  # secrets from the environment only
 
@@ -142,6 +147,7 @@ def test_deploy_configuration_is_valid(monkeypatch, tmp_path) -> None:
     assert values["runLauncher"]["type"] == "K8sRunLauncher"
     assert values["dagster-user-deployments"]["deployments"][0]["dagsterApiGrpcArgs"] == ["-m", "ml_assets.definitions"]
     assert values["dagsterDaemon"]["runMonitoring"]["enabled"] is True
+    assert values["concurrency"]["pools"] == {"granularity": "run", "defaultLimit": 1}
 
     instructions = [
         line.split()[0]

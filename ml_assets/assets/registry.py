@@ -4,7 +4,7 @@ from typing import Any
 
 import dagster as dg
 
-from ml_assets.assets.training import LAZY_FEATURES, STORE_RETRY, load_window, refuse_blocked
+from ml_assets.assets.training import LAZY_FEATURES, STORE_RETRY, TRAINING_POOL, load_window, refuse_blocked
 from ml_assets.lib import registry, training
 from ml_assets.resources import MlflowResource
 from ml_assets.resources.mlflow import store_errors
@@ -24,6 +24,7 @@ class GateSettings(dg.Config):
     ins={"cleaned_features": LAZY_FEATURES},
     group_name="registry",
     kinds={"mlflow"},
+    pool=TRAINING_POOL,
     retry_policy=STORE_RETRY,
     automation_condition=dg.AutomationCondition.eager(),
     check_specs=[

@@ -21,6 +21,10 @@ from ml_assets.types import Frame, LazyPartitions
 
 # Transient faults (a tracking store that blinks) are retried with backoff; contract and
 # programming errors are raised as dg.Failure(allow_retries=False) and fail fast.
+# Concurrency pool of the steps that must not race: training and the champion decision. The
+# production instance (deploy/dagster.yaml) limits it to one run at a time, whoever launched the
+# run (a job, a schedule, the automation sensor or the UI); locally it is unlimited.
+TRAINING_POOL = "training"
 STORE_RETRY = dg.RetryPolicy(max_retries=5, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.FULL)
 
 
@@ -70,6 +74,7 @@ def usable_partitions(context: dg.AssetExecutionContext, loaders: LazyPartitions
     ins={"cleaned_features": LAZY_FEATURES},
     group_name="training",
     kinds={"scikitlearn", "mlflow"},
+    pool=TRAINING_POOL,
     retry_policy=STORE_RETRY,
     automation_condition=dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed(),
     # a model older than two days shows as stale in the UI (retraining is daily)
