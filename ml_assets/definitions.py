@@ -37,7 +37,8 @@ ingestion_job = dg.define_asset_job(
     selection=INGESTION,
     partitions_def=landed_days,
     description="Ingest one landed day: validate, quarantine bad rows, build its feature table.",
-    tags={"ml_assets/stage": "ingestion"},
+    # run monitoring fails a run stuck longer than this (a day's file takes seconds)
+    tags={"dagster/max_runtime": 1800, "ml_assets/stage": "ingestion"},
 )
 training_job = dg.define_asset_job(
     "training_job",

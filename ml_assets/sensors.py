@@ -26,7 +26,7 @@ redeploy_job = dg.define_asset_job(
     "redeploy_job",
     selection=["deployed_model"],
     description="Redeploy the champion to the serving endpoint (requested by the health sensor).",
-    tags={"ml_assets/stage": "serving"},
+    tags={"dagster/max_runtime": 600, "ml_assets/stage": "serving"},
 )
 
 

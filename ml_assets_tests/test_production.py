@@ -138,6 +138,7 @@ def test_deploy_configuration_is_valid(database, monkeypatch, tmp_path) -> None:
         assert concurrency.pool_config.pool_granularity.value == "run"
         assert concurrency.pool_config.default_pool_limit == 1
         assert instance.run_monitoring_enabled is True
+        assert instance.run_monitoring_max_runtime_seconds == 7200  # no run can hold a slot forever
     finally:
         instance.dispose()
     text = (DEPLOY / "dagster.yaml").read_text()
