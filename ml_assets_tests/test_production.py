@@ -149,6 +149,7 @@ def test_deploy_configuration_is_valid(database, monkeypatch, tmp_path) -> None:
     assert values["dagster-user-deployments"]["deployments"][0]["dagsterApiGrpcArgs"] == ["-m", "ml_assets.definitions"]
     assert values["dagsterDaemon"]["runMonitoring"]["enabled"] is True
     assert values["concurrency"]["pools"] == {"granularity": "run", "defaultLimit": 1}
+    assert values["retention"]["sensor"]["purgeAfterDays"]["skipped"] == 7
 
     instructions = [
         line.split()[0]
