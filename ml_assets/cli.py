@@ -192,7 +192,9 @@ def cmd_settings(args: argparse.Namespace) -> int:
         "ML_ASSETS_RETRAIN_CRON": settings.retrain_cron,
         "ML_ASSETS_EXECUTOR": settings.executor,
         "ML_ASSETS_CELERY_BROKER": settings.celery_broker,
+        "ML_ASSETS_CELERY_BACKEND": settings.celery_backend,
         "ML_ASSETS_ALERT_WEBHOOK": settings.alert_webhook or "",
+        "ML_ASSETS_AUTOMATION": "on" if settings.automation else "off",
     }
     for name, default, description in ENV_VARS:
         if args.markdown:

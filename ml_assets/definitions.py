@@ -86,8 +86,8 @@ def executor_for(settings: Settings) -> dg.ExecutorDefinition:
     if settings.executor == "celery":
         from dagster_celery import celery_executor
 
-        broker = settings.celery_broker
-        return celery_executor.configured({"broker": broker, "backend": broker}, name="celery_executor")
+        config = {"broker": settings.celery_broker, "backend": settings.celery_backend}
+        return celery_executor.configured(config, name="celery_executor")
     if settings.executor == "k8s":
         from dagster_k8s import k8s_job_executor
 

@@ -42,7 +42,12 @@ ENV_VARS: list[tuple[str, str, str]] = [
     (
         "ML_ASSETS_CELERY_BROKER",
         "redis://127.0.0.1:6379/0",
-        "Celery broker (and result backend) for the celery executor.",
+        "Celery broker for the celery executor: Redis (`redis://`) or RabbitMQ (`amqp://`).",
+    ),
+    (
+        "ML_ASSETS_CELERY_BACKEND",
+        "",
+        "Celery result backend; empty: the broker itself for Redis, `rpc://` for RabbitMQ.",
     ),
     ("ML_ASSETS_ALERT_WEBHOOK", "", "URL that receives alerts as JSON (empty: log lines only)."),
     (
@@ -82,6 +87,7 @@ class Settings:
     automation_interval_seconds: int
     executor: str
     celery_broker: str
+    celery_backend: str
     automation: bool
 
     @property
@@ -112,6 +118,12 @@ def _float(name: str, default: str) -> float:
         raise ValueError(f"{name}={raw!r} is not a number") from None
 
 
+def default_celery_backend(broker: str) -> str:
+    """Redis stores results itself; RabbitMQ returns them as messages (`rpc://`, Celery's
+    replacement for the removed `amqp` result backend)."""
+    return broker if broker.startswith(("redis://", "rediss://")) else "rpc://"
+
+
 def get_settings() -> Settings:
     """Read the settings from the environment (cheap: call it where you need it)."""
     home = Path(_env("ML_ASSETS_HOME", str(REPO_ROOT / ".ml_assets"))).expanduser().resolve()
@@ -119,6 +131,7 @@ def get_settings() -> Settings:
     tracking_uri = _env("MLFLOW_TRACKING_URI", f"sqlite:///{mlflow_dir / 'mlflow.db'}")
     # a tracking server owns its artifact store (--artifacts-destination / --default-artifact-root)
     default_artifacts = "" if tracking_uri.startswith(("http://", "https://")) else str(mlflow_dir / "artifacts")
+    broker = _env("ML_ASSETS_CELERY_BROKER", "redis://127.0.0.1:6379/0")
     automation = _env("ML_ASSETS_AUTOMATION", "on").lower()
     if automation not in ("on", "off"):
         raise ValueError(f"ML_ASSETS_AUTOMATION={automation!r}: use on or off")
@@ -144,6 +157,7 @@ def get_settings() -> Settings:
         retrain_cron=_env("ML_ASSETS_RETRAIN_CRON", "0 3 * * *"),
         automation_interval_seconds=max(5, _int("ML_ASSETS_AUTOMATION_INTERVAL_SECONDS", "30")),
         executor=_env("ML_ASSETS_EXECUTOR", "multiprocess"),
-        celery_broker=_env("ML_ASSETS_CELERY_BROKER", "redis://127.0.0.1:6379/0"),
+        celery_broker=broker,
+        celery_backend=_env("ML_ASSETS_CELERY_BACKEND", "") or default_celery_backend(broker),
         automation=automation == "on",
     )

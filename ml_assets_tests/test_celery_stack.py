@@ -4,9 +4,11 @@
 - an ``mlflow server`` with its own fresh PostgreSQL database as backend store and a local
   artifact destination, reached through ``MLFLOW_TRACKING_URI=http://...`` alone;
 - a ``dagster-celery worker`` on Redis (127.0.0.1:6379) that runs every step;
-- for the crash test, ``dagster-daemon`` and ``dagster-webserver`` on the same instance.
+- for the crash, pool and run-monitoring tests, ``dagster-daemon`` and ``dagster-webserver``
+  on the same instance;
+- and separately, a worker on the machine's RabbitMQ (127.0.0.1:5672): the broker is configuration.
 
-Nothing is faked. These tests skip only when PostgreSQL or Redis is absent, and fail instead
+Nothing is faked. These tests skip only when PostgreSQL, Redis or RabbitMQ is absent, and fail instead
 under ML_ASSETS_REQUIRE_SERVICES=1.
 """
 
@@ -331,3 +333,46 @@ def test_one_training_at_a_time_whoever_launches_it(stack, control_plane, instan
     )
     first, second = sorted((instance.get_run_record_by_id(r) for r in (tagged, untagged)), key=lambda r: r.start_time)
     assert second.start_time >= first.end_time
+
+
+def test_the_broker_is_configuration_rabbitmq_works_too(tmp_path) -> None:
+    """ML_ASSETS_CELERY_BROKER=amqp://… (the machine's RabbitMQ) and nothing else: the result
+    backend defaults to rpc:// for it, and every step still runs on a real worker. The instance
+    and the MLflow store are the embedded SQLite ones: only the broker differs from the stack."""
+    require_service("127.0.0.1", 5672, "RabbitMQ")
+    broker = "amqp://guest:guest@127.0.0.1:5672//"
+    home, worker_home = tmp_path / "home", tmp_path / "worker-dagster"
+    worker_home.mkdir()
+    env = child_env(home, ML_ASSETS_EXECUTOR="celery", ML_ASSETS_CELERY_BROKER=broker, ML_ASSETS_AUTOMATION="off")
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    celery_yaml = tmp_path / "celery.yaml"
+    celery_yaml.write_text(yaml.safe_dump({"execution": {"config": {"broker": broker, "backend": "rpc://"}}}))
+    # the worker CLI keeps its generated Celery config under an instance root of its own; the steps
+    # open the instance named in each task
+    s = Stack(tmp_path, {**env, "DAGSTER_HOME": str(worker_home)})
+    try:
+        worker = s.start("worker", [
+            _tool("dagster-celery"), "worker", "start", "-A", "dagster_celery.app", "-y", str(celery_yaml),
+            "-n", "rabbit", "--", "--concurrency", "2",
+        ])  # fmt: skip
+        wait_for("the Celery worker", lambda: " ready." in s.log("worker") or worker.poll() is not None, 120, 1)
+        assert worker.poll() is None, s.log("worker")[-3000:]
+        out = subprocess.run(
+            [sys.executable, "-m", "ml_assets.cli", "run", "--seed-days", "1", "--seed-rows", "2000", "--jobs", "1"],
+            env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:] + s.log("worker")[-3000:]
+        instance = dg.DagsterInstance.from_config(str(home / "dagster"))
+        try:
+            runs = instance.get_runs()
+            assert sorted(r.job_name for r in runs) == ["ingestion_job", "training_job"]
+            worker_pids = descendants(worker.pid)
+            steps = [e for r in runs for e in events(instance, r.run_id, "STEP_START")]
+            assert {e.step_key for e in steps} == {
+                "ingestion", "cleaned_features", "trained_model", "model_evaluation", "registered_model",
+            }  # fmt: skip
+            assert {e.dagster_event.pid for e in steps} <= worker_pids
+        finally:
+            instance.dispose()
+    finally:
+        s.stop()

@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 
@@ -15,6 +16,33 @@ def test_readme_settings_table_matches_the_code() -> None:
     assert block.strip() == out.stdout.strip()
 
 
+def test_ml_assets_settings_prints_every_variable_with_its_value(tmp_path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ML_ASSETS", "MLFLOW", "DAGSTER"))}
+    env.update(ML_ASSETS_HOME=str(tmp_path), ML_ASSETS_AUTOMATION="off")
+    out = subprocess.run(
+        [sys.executable, "-m", "ml_assets.cli", "settings"], capture_output=True, text=True, check=True, env=env
+    )
+    printed = dict(line.split("=", 1) for line in out.stdout.splitlines())
+    assert list(printed) == [name for name, _, _ in ENV_VARS]
+    assert printed["ML_ASSETS_AUTOMATION"] == "off"
+    assert printed["ML_ASSETS_CELERY_BACKEND"] == "redis://127.0.0.1:6379/0"  # Redis is its own backend
+
+
+@pytest.mark.parametrize(
+    ("broker", "backend", "expected"),
+    [
+        ("redis://r:6379/1", "", "redis://r:6379/1"),
+        ("rediss://r:6380/0", "", "rediss://r:6380/0"),
+        ("amqp://guest:guest@rabbit:5672//", "", "rpc://"),
+        ("amqp://guest:guest@rabbit:5672//", "redis://r:6379/2", "redis://r:6379/2"),
+    ],
+)
+def test_the_celery_result_backend_follows_the_broker(monkeypatch, broker, backend, expected) -> None:
+    monkeypatch.setenv("ML_ASSETS_CELERY_BROKER", broker)
+    monkeypatch.setenv("ML_ASSETS_CELERY_BACKEND", backend)
+    assert get_settings().celery_backend == expected
+
+
 def test_every_setting_has_an_environment_override(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("ML_ASSETS_HOME", str(tmp_path))
     monkeypatch.setenv("ML_ASSETS_LANDING_DIR", str(tmp_path / "in"))
@@ -28,7 +56,7 @@ def test_every_setting_has_an_environment_override(tmp_path, monkeypatch) -> Non
     assert s.dagster_home == tmp_path / "dg"
     assert s.warehouse_dir == "s3://bucket/wh"
     assert s.training_window_days == 5
-    assert len(ENV_VARS) == 23
+    assert len(ENV_VARS) == 24
 
 
 def test_defaults_live_under_ml_assets_home(tmp_path, monkeypatch) -> None:
