@@ -10,6 +10,7 @@ import os
 import signal
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 
@@ -39,13 +40,19 @@ def _fresh_day(settings: Settings) -> str:
     return day.isoformat()
 
 
-def bad_data(settings: Settings) -> str:
+def _fresh_batch(settings: Settings) -> tuple[str, Any]:
+    """2,000 valid rows for a day with no landed file, none timestamped in the future."""
     day = _fresh_day(settings)
     frame = dataset.generate_chunk(datetime.fromisoformat(day).date(), 0, 2_000)
     now = datetime.now(UTC)
     frame[dataset.TIMESTAMP] = frame[dataset.TIMESTAMP].where(
         frame[dataset.TIMESTAMP] < now, now - timedelta(minutes=5)
     )
+    return day, frame
+
+
+def bad_data(settings: Settings) -> str:
+    day, frame = _fresh_batch(settings)
     bad = np.random.default_rng(3).choice(len(frame), 600, replace=False)
     frame.loc[bad[:300], "age"] = -4
     frame.loc[bad[300:], "contract_type"] = "lifetime"
@@ -60,12 +67,7 @@ def bad_data(settings: Settings) -> str:
 
 
 def leakage(settings: Settings) -> str:
-    day = _fresh_day(settings)
-    frame = dataset.generate_chunk(datetime.fromisoformat(day).date(), 0, 2_000)
-    now = datetime.now(UTC)
-    frame[dataset.TIMESTAMP] = frame[dataset.TIMESTAMP].where(
-        frame[dataset.TIMESTAMP] < now, now - timedelta(minutes=5)
-    )
+    day, frame = _fresh_batch(settings)
     frame["churn_flag"] = frame[dataset.LABEL]
     path = _land(settings, frame, day, "chaos-leakage")
     return (

@@ -88,11 +88,9 @@ def executor_for(settings: Settings) -> dg.ExecutorDefinition:
 
         config = {"broker": settings.celery_broker, "backend": settings.celery_backend}
         return celery_executor.configured(config, name="celery_executor")
-    if settings.executor == "k8s":
-        from dagster_k8s import k8s_job_executor
+    from dagster_k8s import k8s_job_executor  # "k8s": settings accept nothing else
 
-        return k8s_job_executor
-    raise ValueError(f"ML_ASSETS_EXECUTOR={settings.executor!r}: use multiprocess, celery or k8s")
+    return k8s_job_executor
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:

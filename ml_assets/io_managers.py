@@ -19,10 +19,6 @@ from upath import UPath
 class ParquetWarehouse(dg.UPathIOManager):
     extension: str = ""  # chosen per object below
 
-    def __init__(self, base_path: UPath) -> None:
-        super().__init__(base_path=base_path)
-        self._base_path = base_path
-
     def dump_to_path(self, context: dg.OutputContext, obj: Any, path: UPath) -> None:
         import pandas as pd
 

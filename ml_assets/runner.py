@@ -122,20 +122,17 @@ def _execute(job_fn: Callable[[], object], instance: object, partition: str | No
         result = job_fn().execute_in_process(  # type: ignore[attr-defined]
             instance=instance, partition_key=partition, raise_on_error=False, run_config=run_config
         )
-        job_name = result.job_def.name
-    else:
-        tags = {"dagster/partition": partition} if partition else None
-        # dagster-celery registers its step task once per submission; Celery warns about it each time
-        warnings.filterwarnings("ignore", message="Task name 'execute_plan' is already registered")
-        with dg.execute_job(
-            dg.reconstructable(job_fn), instance, run_config=run_config, tags=tags, raise_on_error=False
-        ) as result:
-            job_name = result.job_def.name
-            return _summarize(result, job_name, partition, started)
-    return _summarize(result, job_name, partition, started)
+        return _summarize(result, partition, started)
+    tags = {"dagster/partition": partition} if partition else None
+    # dagster-celery registers its step task once per submission; Celery warns about it each time
+    warnings.filterwarnings("ignore", message="Task name 'execute_plan' is already registered")
+    with dg.execute_job(
+        dg.reconstructable(job_fn), instance, run_config=run_config, tags=tags, raise_on_error=False
+    ) as result:
+        return _summarize(result, partition, started)
 
 
-def _summarize(result: Any, job_name: str, partition: str | None, started: float) -> RunSummary:
+def _summarize(result: Any, partition: str | None, started: float) -> RunSummary:
     failed_checks = [
         e.asset_check_evaluation_data.check_name
         for e in result.all_events
@@ -148,7 +145,7 @@ def _summarize(result: Any, job_name: str, partition: str | None, started: float
     if failed_checks:
         status, error = "BLOCKED", f"blocking check(s) failed: {', '.join(failed_checks)}"
     return RunSummary(
-        job=job_name,
+        job=result.job_def.name,
         partition=partition or "-",
         status=status,
         seconds=time.monotonic() - started,

@@ -118,6 +118,9 @@ def _float(name: str, default: str) -> float:
         raise ValueError(f"{name}={raw!r} is not a number") from None
 
 
+EXECUTORS = ("multiprocess", "celery", "k8s")
+
+
 def default_celery_backend(broker: str) -> str:
     """Redis stores results itself; RabbitMQ returns them as messages (`rpc://`, Celery's
     replacement for the removed `amqp` result backend)."""
@@ -135,6 +138,9 @@ def get_settings() -> Settings:
     automation = _env("ML_ASSETS_AUTOMATION", "on").lower()
     if automation not in ("on", "off"):
         raise ValueError(f"ML_ASSETS_AUTOMATION={automation!r}: use on or off")
+    executor = _env("ML_ASSETS_EXECUTOR", "multiprocess")
+    if executor not in EXECUTORS:
+        raise ValueError(f"ML_ASSETS_EXECUTOR={executor!r}: use {', '.join(EXECUTORS)}")
     return Settings(
         home=home,
         landing_dir=Path(_env("ML_ASSETS_LANDING_DIR", str(home / "landing"))).expanduser(),
@@ -156,7 +162,7 @@ def get_settings() -> Settings:
         landing_interval_seconds=max(5, _int("ML_ASSETS_LANDING_INTERVAL_SECONDS", "15")),
         retrain_cron=_env("ML_ASSETS_RETRAIN_CRON", "0 3 * * *"),
         automation_interval_seconds=max(5, _int("ML_ASSETS_AUTOMATION_INTERVAL_SECONDS", "30")),
-        executor=_env("ML_ASSETS_EXECUTOR", "multiprocess"),
+        executor=executor,
         celery_broker=broker,
         celery_backend=_env("ML_ASSETS_CELERY_BACKEND", "") or default_celery_backend(broker),
         automation=automation == "on",

@@ -227,9 +227,8 @@ def test_a_killed_run_worker_fails_the_run_and_a_reexecution_registers_once(stac
     assert run_worker not in descendants(stack["worker"].pid)
     os.kill(run_worker, signal.SIGKILL)
 
-    failed = wait_for("the dead run to be marked failed",
-                      lambda: instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE, 120, 1)  # fmt: skip
-    assert failed
+    wait_for("the dead run to be marked failed",
+             lambda: instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE, 120, 1)  # fmt: skip
     messages = " ".join(e.message for e in instance.all_logs(run_id) if e.message)
     assert "SIGKILL" in messages, messages[-2000:]
 
