@@ -9,6 +9,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 
 import dagster as dg
@@ -122,6 +123,39 @@ def test_registry_concurrency_on_a_postgres_mlflow_store(database, tmp_path) -> 
     froms = [e["from_version"] for e in promotions]
     assert len(froms) == len(set(froms))  # at most one promotion per decision
     assert float(client.get_model_version_by_alias("racer", "champion").tags["auc"]) == max(aucs)
+
+
+FIRST_USE = """
+import sys, time
+from ml_assets.resources.mlflow import ensure_store
+
+uri, root, start = sys.argv[1], sys.argv[2], float(sys.argv[3])
+time.sleep(max(0.0, start - time.time()))  # every process reaches the empty store at the same moment
+print(ensure_store(uri, root, "first-use"))
+"""
+
+
+@pytest.mark.services
+def test_first_use_of_an_empty_postgres_store_from_many_processes_agrees_on_one_experiment(database, tmp_path) -> None:
+    # Celery workers and run workers on several machines can all be first to touch a new store:
+    # the one that loses the race to create the experiment must use the winner's, not fail.
+    uri = f"postgresql://postgres@127.0.0.1:5432/{database}"
+    start = time.time() + 8  # past every child's imports
+    procs = [
+        subprocess.Popen([sys.executable, "-c", FIRST_USE, uri, str(tmp_path / "artifacts"), str(start)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(6)
+    ]  # fmt: skip
+    ids = []
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err[-3000:]
+        ids.append(out.strip().splitlines()[-1])
+    assert len(set(ids)) == 1
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    assert [e.name for e in client.search_experiments() if e.name == "first-use"] == ["first-use"]
 
 
 def test_deploy_configuration_is_valid(database, monkeypatch, tmp_path) -> None:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
@@ -29,35 +30,92 @@ def sqlite_path(uri: str) -> Path | None:
 def ensure_store(tracking_uri: str, artifact_root: str, experiment_name: str) -> str:
     """Create (or migrate) the tracking store and the experiment; return the experiment id.
 
-    For SQLite this runs under an exclusive file lock: MLflow's schema migrations race when a
-    fresh database is first used by several processes at once. Call it once before fanning out.
+    MLflow's schema set-up races when a fresh database is first used by several processes at
+    once, so it runs under a lock the store itself can hold: an exclusive file lock for SQLite,
+    a PostgreSQL advisory lock (which processes on other machines see too) for PostgreSQL. A
+    tracking server sets up its own schema; when two processes create the experiment at the
+    same moment there, the loser finds the winner's experiment and uses it. Anything else that
+    fails is tried again twice, with a short pause, before it is reported.
     """
+    db = sqlite_path(tracking_uri)
+    attempts = 1 if db is not None else 3
+    for attempt in range(1, attempts + 1):
+        try:
+            with _store_lock(tracking_uri):
+                return _ensure_experiment(tracking_uri, artifact_root, experiment_name)
+        except Exception as exc:
+            existing = _existing_experiment(tracking_uri, experiment_name)
+            if existing is not None:  # another process created it between our look and our create
+                return existing
+            if attempt == attempts:
+                raise RegistryError(
+                    f"MLflow store {tracking_uri} is unreachable or unusable: {type(exc).__name__}: "
+                    f"{_first_line(exc)}. Check MLFLOW_TRACKING_URI."
+                ) from exc
+            time.sleep(0.5 * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+# pg_advisory_lock key for the store's set-up: any constant works, as long as every ml-assets
+# process uses the same one (advisory locks are scoped to the database).
+_PG_SETUP_LOCK = 0x6D6C5F617373  # "ml_ass"
+
+
+@contextlib.contextmanager
+def _store_lock(tracking_uri: str) -> Iterator[None]:
+    db = sqlite_path(tracking_uri)
+    if db is not None:
+        db.parent.mkdir(parents=True, exist_ok=True)
+        with file_lock(db.with_suffix(".lock")):
+            yield
+        return
+    if not tracking_uri.startswith("postgresql"):
+        yield
+        return
+    import sqlalchemy
+    from sqlalchemy.pool import NullPool
+
+    engine = sqlalchemy.create_engine(tracking_uri, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": _PG_SETUP_LOCK})
+            try:
+                yield
+            finally:
+                conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:key)"), {"key": _PG_SETUP_LOCK})
+    finally:
+        engine.dispose()
+
+
+def _ensure_experiment(tracking_uri: str, artifact_root: str, experiment_name: str) -> str:
     from mlflow import MlflowClient
 
-    db = sqlite_path(tracking_uri)
-    try:
-        lock_cm: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
-        if db is not None:
-            db.parent.mkdir(parents=True, exist_ok=True)
-            lock_cm = file_lock(db.with_suffix(".lock"))
-        with lock_cm:
-            if db is not None or tracking_uri.startswith(("postgresql", "mysql")):
-                from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+    if sqlite_path(tracking_uri) is not None or tracking_uri.startswith(("postgresql", "mysql")):
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
-                SqlAlchemyStore(tracking_uri, artifact_root or None)
-            client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-            exp = client.get_experiment_by_name(experiment_name)
-            if exp is not None:
-                return exp.experiment_id
-            if not artifact_root:  # a tracking server chooses (and may proxy) the artifact store
-                return client.create_experiment(experiment_name)
-            location = artifact_root if "://" in artifact_root else Path(artifact_root).resolve().as_uri()
-            return client.create_experiment(experiment_name, artifact_location=location)
-    except Exception as exc:
-        raise RegistryError(
-            f"MLflow store {tracking_uri} is unreachable or unusable: {type(exc).__name__}: {_first_line(exc)}. "
-            "Check MLFLOW_TRACKING_URI."
-        ) from exc
+        SqlAlchemyStore(tracking_uri, artifact_root or None)
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    exp = client.get_experiment_by_name(experiment_name)
+    if exp is not None:
+        return exp.experiment_id
+    if not artifact_root:  # a tracking server chooses (and may proxy) the artifact store
+        return client.create_experiment(experiment_name)
+    location = artifact_root if "://" in artifact_root else Path(artifact_root).resolve().as_uri()
+    return client.create_experiment(experiment_name, artifact_location=location)
+
+
+def _existing_experiment(tracking_uri: str, experiment_name: str) -> str | None:
+    """The experiment's id if it exists now; None if it does not or the store cannot be reached."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        exp = client.get_experiment_by_name(experiment_name)
+    except (MlflowException, SQLAlchemyError, OSError):  # the caller reports its own, first error
+        return None
+    return None if exp is None else exp.experiment_id
 
 
 def _first_line(exc: BaseException) -> str:
