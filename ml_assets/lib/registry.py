@@ -11,14 +11,13 @@ import contextlib
 import json
 import math
 import time
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ml_assets.errors import RegistryError
-from ml_assets.lib.state import file_lock
+from ml_assets.lib.state import store_lock
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -122,25 +121,11 @@ def decide(
 
 @contextlib.contextmanager
 def registry_lock(tracking_uri: str, model_name: str) -> Iterator[None]:
-    """Serialise alias moves across processes for one registered model."""
-    if tracking_uri.startswith("sqlite:///"):
-        with file_lock(tracking_uri[len("sqlite:///") :] + f".{model_name}.registry-lock"):
-            yield
-    elif tracking_uri.startswith("postgresql"):
-        import sqlalchemy
+    """Serialise alias moves across processes for one registered model.
 
-        key = zlib.crc32(f"ml_assets:{model_name}".encode())
-        engine = sqlalchemy.create_engine(tracking_uri, poolclass=sqlalchemy.pool.NullPool)
-        with engine.connect() as conn:
-            conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": key})
-            try:
-                yield
-            finally:
-                conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-        engine.dispose()
-    else:
-        # A remote MLflow server has no lock we can take; its registry serialises version numbers,
-        # and the champion is re-read right before each move.
+    A remote MLflow server has no lock we can take; its registry serialises version numbers, and
+    the champion is re-read right before each move."""
+    with store_lock(tracking_uri, f"{model_name}.registry"):
         yield
 
 

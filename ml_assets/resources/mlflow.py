@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from ml_assets.errors import RegistryError
-from ml_assets.lib.state import file_lock
+from ml_assets.lib.state import store_lock
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -41,7 +41,7 @@ def ensure_store(tracking_uri: str, artifact_root: str, experiment_name: str) ->
     attempts = 1 if db is not None else 3
     for attempt in range(1, attempts + 1):
         try:
-            with _store_lock(tracking_uri):
+            with store_lock(tracking_uri, "setup"):
                 return _ensure_experiment(tracking_uri, artifact_root, experiment_name)
         except Exception as exc:
             existing = _existing_experiment(tracking_uri, experiment_name)
@@ -54,37 +54,6 @@ def ensure_store(tracking_uri: str, artifact_root: str, experiment_name: str) ->
                 ) from exc
             time.sleep(0.5 * attempt)
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-# pg_advisory_lock key for the store's set-up: any constant works, as long as every ml-assets
-# process uses the same one (advisory locks are scoped to the database).
-_PG_SETUP_LOCK = 0x6D6C5F617373  # "ml_ass"
-
-
-@contextlib.contextmanager
-def _store_lock(tracking_uri: str) -> Iterator[None]:
-    db = sqlite_path(tracking_uri)
-    if db is not None:
-        db.parent.mkdir(parents=True, exist_ok=True)
-        with file_lock(db.with_suffix(".lock")):
-            yield
-        return
-    if not tracking_uri.startswith("postgresql"):
-        yield
-        return
-    import sqlalchemy
-    from sqlalchemy.pool import NullPool
-
-    engine = sqlalchemy.create_engine(tracking_uri, poolclass=NullPool)
-    try:
-        with engine.connect() as conn:
-            conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": _PG_SETUP_LOCK})
-            try:
-                yield
-            finally:
-                conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:key)"), {"key": _PG_SETUP_LOCK})
-    finally:
-        engine.dispose()
 
 
 def _ensure_experiment(tracking_uri: str, artifact_root: str, experiment_name: str) -> str:
